@@ -1,0 +1,1 @@
+"""HTTP-facing handlers, one module per resource family."""

@@ -1,0 +1,35 @@
+"""STS GetCallerIdentity and IAM GetRole: enough identity for the SageMaker SDK's helpers
+(default_bucket(), get_execution_role(), expand_role()). Every role name resolves to a role in the
+emulator's account (sdk_and_local_mode.md §3.6)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from emulator.api.registry import RequestContext, handler
+from emulator.core.arns import partition, role_arn
+
+
+def _role_id(name: str) -> str:
+    return "AROA" + hashlib.sha1(name.encode()).hexdigest()[:17].upper()
+
+
+@handler("sts", "GetCallerIdentity")
+def get_caller_identity(ctx: RequestContext, req: dict) -> dict:
+    account = ctx.account_id
+    return {"UserId": "AIDAEMULATOR00000000", "Account": account,
+            "Arn": f"arn:{partition(ctx.region)}:iam::{account}:root"}
+
+
+@handler("iam", "GetRole")
+def get_role(ctx: RequestContext, req: dict) -> dict:
+    name = req["RoleName"]
+    return {"Role": {
+        "Path": "/", "RoleName": name, "RoleId": _role_id(name),
+        "Arn": role_arn(name, ctx.account_id, ctx.region),
+        "CreateDate": time.time(),
+        "AssumeRolePolicyDocument": ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+                                     '"Principal":{"Service":"sagemaker.amazonaws.com"},"Action":"sts:AssumeRole"}]}'),
+        "MaxSessionDuration": 3600,
+    }}

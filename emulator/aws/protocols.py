@@ -1,0 +1,318 @@
+"""Wire protocols for the model-driven services: JSON 1.1 (SageMaker, CloudWatch Logs), REST-JSON
+(sagemaker-runtime, sagemaker-metrics) and query (STS, IAM). Each turns an HTTP request into
+(operation, validated params), calls the registered handler, and serialises the result or error by
+the operation's shapes. S3 (REST-XML, streaming) has its own module in emulator/api/s3."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+from urllib.parse import unquote
+
+from botocore.model import OperationModel, Shape
+
+from emulator.api.registry import RequestContext, lookup
+from emulator.aws import models
+from emulator.aws.errors import (AwsError, InternalFailure, NotImplementedOperation, SerializationException,
+                                 UnknownOperationException)
+from emulator.aws.serialize import json_value, xml_members
+from emulator.aws.validation import validate_input
+from emulator.core.services import Services
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WireResponse:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _call(ctx: RequestContext, op: OperationModel, params: dict[str, Any]) -> dict[str, Any]:
+    validate_input(op.input_shape, params)
+    fn = lookup(ctx.service, op.name)
+    if fn is None:
+        raise NotImplementedOperation(
+            f"The operation {op.name} of {ctx.service} is not supported by the SageMaker Emulator yet.")
+    return fn(ctx, params) or {}
+
+
+def _internal(exc: Exception) -> AwsError:
+    log.exception("handler crashed")
+    return InternalFailure(f"Internal error in the emulator: {type(exc).__name__}: {exc}")
+
+
+# --- JSON 1.1 ------------------------------------------------------------------------------------
+
+JSON_TARGETS = {"SageMaker": "sagemaker", "Logs_20140328": "logs"}
+
+
+def dispatch_json(services: Services, target: str, body: bytes, region: str,
+                  headers: dict[str, str]) -> WireResponse:
+    prefix, _, operation = target.partition(".")
+    service = JSON_TARGETS.get(prefix)
+    ctx = RequestContext(services, service or prefix, operation, region, headers=headers)
+    try:
+        if service is None:
+            raise UnknownOperationException(f"Unknown target {target}")
+        op = models.operation_model(service, operation)
+        if op is None:
+            raise UnknownOperationException(f"Unknown operation {operation}")
+        try:
+            params = json.loads(body) if body.strip() else {}
+        except ValueError:
+            raise SerializationException("Start of structure or map found where not expected.") from None
+        if not isinstance(params, dict):
+            raise SerializationException("Start of structure or map found where not expected.")
+        result = _call(ctx, op, params)
+        payload = json_value(op.output_shape, result) if op.output_shape else {}
+        return WireResponse(200, json.dumps(payload).encode(), _json_headers(ctx))
+    except AwsError as err:
+        return _json_error(ctx, err)
+    except Exception as exc:  # noqa: BLE001 - a crash must still be a well-formed AWS error
+        return _json_error(ctx, _internal(exc))
+
+
+def _json_headers(ctx: RequestContext) -> dict[str, str]:
+    return {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": ctx.request_id}
+
+
+def _json_error(ctx: RequestContext, err: AwsError) -> WireResponse:
+    headers = _json_headers(ctx) | {"X-Amzn-ErrorType": err.code} | err.headers
+    body = {"__type": err.code, "message": err.message, "Message": err.message, **err.extra}
+    return WireResponse(err.status, json.dumps(body).encode(), headers)
+
+
+# --- REST-JSON -----------------------------------------------------------------------------------
+
+@lru_cache(maxsize=None)
+def _rest_routes(service: str) -> list[tuple[str, re.Pattern, OperationModel]]:
+    model = models.service_model(service)
+    routes = []
+    for name in model.operation_names:
+        op = model.operation_model(name)
+        uri = op.http["requestUri"].split("?")[0]
+        pattern = re.sub(r"\\\{(\w+)\\\+?\\\}", r"(?P<\1>[^/]+)", re.escape(uri))
+        routes.append((op.http["method"], re.compile(f"^{pattern}$"), op))
+    return routes
+
+
+def find_rest_operation(service: str, method: str, path: str) -> tuple[OperationModel, dict[str, str]] | None:
+    for http_method, pattern, op in _rest_routes(service):
+        match = pattern.match(path)
+        if match and http_method == method:
+            return op, {k: unquote(v) for k, v in match.groupdict().items()}
+    return None
+
+
+def dispatch_rest_json(services: Services, service: str, method: str, path: str, query: dict[str, str],
+                       headers: dict[str, str], body: bytes, region: str) -> WireResponse:
+    ctx = RequestContext(services, service, "", region, headers=headers)
+    try:
+        found = find_rest_operation(service, method, path)
+        if found is None:
+            raise UnknownOperationException(f"No {service} operation for {method} {path}")
+        op, labels = found
+        ctx.operation = op.name
+        params = _parse_rest_input(op.input_shape, labels, query, headers, body)
+        result = _call(ctx, op, params)
+        return _rest_output(ctx, op.output_shape, result)
+    except AwsError as err:
+        return _rest_error(ctx, err)
+    except Exception as exc:  # noqa: BLE001
+        return _rest_error(ctx, _internal(exc))
+
+
+def _parse_rest_input(shape: Shape | None, labels: dict[str, str], query: dict[str, str],
+                      headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    if shape is None:
+        return {}
+    lower_headers = {k.lower(): v for k, v in headers.items()}
+    params: dict[str, Any] = {}
+    payload_name = shape.serialization.get("payload")
+    for name, member in shape.members.items():
+        location = member.serialization.get("location")
+        wire_name = member.serialization.get("name", name)
+        if location == "uri":
+            if wire_name in labels:
+                params[name] = labels[wire_name]
+        elif location == "header":
+            if wire_name.lower() in lower_headers:
+                params[name] = _scalar(member, lower_headers[wire_name.lower()])
+        elif location == "querystring":
+            if wire_name in query:
+                params[name] = _scalar(member, query[wire_name])
+        elif location == "headers":
+            prefix = wire_name.lower()
+            found = {k[len(prefix):]: v for k, v in lower_headers.items() if k.startswith(prefix)}
+            if found:
+                params[name] = found
+    if payload_name:
+        member = shape.members[payload_name]
+        if member.type_name in ("blob", "string"):
+            if body:
+                params[payload_name] = body if member.type_name == "blob" else body.decode()
+        elif body.strip():
+            params[payload_name] = _loads(body)
+    elif body.strip():
+        params.update(_loads(body))
+    return params
+
+
+def _loads(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise SerializationException("Could not parse the request body as JSON.") from None
+    if not isinstance(data, dict):
+        raise SerializationException("Expected a JSON object.")
+    return data
+
+
+def _scalar(shape: Shape, text: str) -> Any:
+    kind = shape.type_name
+    try:
+        if kind in ("integer", "long"):
+            return int(text)
+        if kind in ("float", "double"):
+            return float(text)
+    except ValueError:
+        raise SerializationException(f"Cannot parse '{text}' as {kind}") from None
+    if kind == "boolean":
+        return text.lower() == "true"
+    return text
+
+
+def _rest_output(ctx: RequestContext, shape: Shape | None, result: dict[str, Any]) -> WireResponse:
+    headers = {"x-amzn-RequestId": ctx.request_id}
+    status = 200
+    if shape is None:
+        return WireResponse(status, b"", headers)
+    payload_name = shape.serialization.get("payload")
+    body_members: dict[str, Any] = {}
+    for name, member in shape.members.items():
+        value = result.get(name)
+        if value is None:
+            continue
+        location = member.serialization.get("location")
+        wire_name = member.serialization.get("name", name)
+        if location == "header":
+            headers[wire_name] = str(value).lower() if isinstance(value, bool) else str(value)
+        elif location == "statusCode":
+            status = int(value)
+        elif location == "headers":
+            for k, v in value.items():
+                headers[wire_name + k] = v
+        elif name != payload_name:
+            body_members[name] = value
+    if payload_name:
+        member = shape.members[payload_name]
+        value = result.get(payload_name)
+        if member.type_name == "blob":
+            body = value if isinstance(value, bytes) else (value or "").encode()
+        else:
+            body = json.dumps(json_value(member, value) or {}).encode()
+            headers.setdefault("Content-Type", "application/json")
+        return WireResponse(status, body, headers)
+    headers["Content-Type"] = "application/json"
+    return WireResponse(status, json.dumps(json_value(shape, body_members)).encode(), headers)
+
+
+def _rest_error(ctx: RequestContext, err: AwsError) -> WireResponse:
+    headers = {"x-amzn-RequestId": ctx.request_id, "X-Amzn-ErrorType": err.code,
+               "Content-Type": "application/json"} | err.headers
+    body = {"message": err.message, "Message": err.message, **err.extra}
+    return WireResponse(err.status, json.dumps(body).encode(), headers)
+
+
+# --- query (STS, IAM) ----------------------------------------------------------------------------
+
+QUERY_SERVICES = ("sts", "iam")
+
+
+def query_service_for(action: str, signing_service: str | None) -> str | None:
+    if signing_service in QUERY_SERVICES:
+        return signing_service
+    for service in QUERY_SERVICES:
+        if action in models.service_model(service).operation_names:
+            return service
+    return None
+
+
+def dispatch_query(services: Services, service: str, form: dict[str, str], region: str,
+                   headers: dict[str, str]) -> WireResponse:
+    action = form.get("Action", "")
+    ctx = RequestContext(services, service, action, region, headers=headers)
+    model = models.service_model(service)
+    namespace = model.metadata.get("xmlNamespace", "")
+    try:
+        op = models.operation_model(service, action)
+        if op is None:
+            raise AwsError(f"Could not find operation {action} for version {form.get('Version', '')}",
+                           code="InvalidAction")
+        params = _parse_query_input(op.input_shape, form, "")
+        result = _call(ctx, op, params)
+        wrapper = op.output_shape.serialization.get("resultWrapper") if op.output_shape else None
+        inner = ""
+        if op.output_shape is not None:
+            inner = "".join(xml_members(m, result.get(n), n) for n, m in op.output_shape.members.items()
+                            if result.get(n) is not None)
+        if wrapper:
+            inner = f"<{wrapper}>{inner}</{wrapper}>"
+        xml = (f'<{action}Response xmlns="{namespace}">{inner}'
+               f"<ResponseMetadata><RequestId>{ctx.request_id}</RequestId></ResponseMetadata>"
+               f"</{action}Response>")
+        return WireResponse(200, xml.encode(), {"Content-Type": "text/xml", "x-amzn-RequestId": ctx.request_id})
+    except AwsError as err:
+        return _query_error(ctx, err, namespace)
+    except Exception as exc:  # noqa: BLE001
+        return _query_error(ctx, _internal(exc), namespace)
+
+
+def _parse_query_input(shape: Shape | None, form: dict[str, str], prefix: str) -> dict[str, Any]:
+    if shape is None:
+        return {}
+    params: dict[str, Any] = {}
+    for name, member in shape.members.items():
+        key = f"{prefix}{member.serialization.get('name', name)}"
+        kind = member.type_name
+        if kind == "structure":
+            sub = _parse_query_input(member, form, key + ".")
+            if sub:
+                params[name] = sub
+        elif kind == "list":
+            items, i = [], 1
+            while any(k.startswith(f"{key}.member.{i}") for k in form):
+                item_key = f"{key}.member.{i}"
+                if member.member.type_name == "structure":
+                    items.append(_parse_query_input(member.member, form, item_key + "."))
+                else:
+                    items.append(_scalar(member.member, form[item_key]))
+                i += 1
+            if items or f"{key}" in form:
+                params[name] = items
+        elif key in form:
+            params[name] = _scalar(member, form[key])
+    return params
+
+
+def _query_error(ctx: RequestContext, err: AwsError, namespace: str) -> WireResponse:
+    kind = "Sender" if err.sender_fault else "Receiver"
+    xml = (f'<ErrorResponse xmlns="{namespace}"><Error><Type>{kind}</Type><Code>{err.code}</Code>'
+           f"<Message>{_xml_escape(err.message)}</Message></Error><RequestId>{ctx.request_id}</RequestId>"
+           f"</ErrorResponse>")
+    return WireResponse(err.status, xml.encode(), {"Content-Type": "text/xml", "x-amzn-RequestId": ctx.request_id})
+
+
+def _xml_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def decode_blob(value: Any) -> bytes:
+    return base64.b64decode(value) if isinstance(value, str) else value

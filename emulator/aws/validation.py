@@ -1,0 +1,164 @@
+"""Server-side validation of a whole request against its botocore input shape.
+
+botocore's client checks only required members, types and `min`; AWS checks every constraint of the
+model on the server and words the errors in Coral's style, e.g.
+
+  1 validation error detected: Value 'bad name' at 'trainingJobName' failed to satisfy constraint:
+  Member must satisfy regular expression pattern: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}
+
+Paths use lower-camel-case member names, `.N.member` for list items (1-based) and `.<key>` for maps.
+Type mismatches are not constraint violations on AWS: JSON services answer SerializationException.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+from botocore.model import Shape
+
+from emulator.aws.errors import SerializationException, ValidationException
+
+try:  # `regex` understands Java's \p{..} classes that some SageMaker patterns use.
+    import regex as _regex
+except ImportError:  # pragma: no cover
+    _regex = None
+
+MAX_REPORTED = 10  # AWS lists at most this many violations in one message
+
+
+@lru_cache(maxsize=4096)
+def _compile(pattern: str):
+    # Java's String.matches() semantics: the pattern must match the whole value.
+    for engine in (re, _regex):
+        if engine is None:
+            continue
+        try:
+            return engine.compile(pattern, engine.DOTALL)
+        except Exception:
+            continue
+    return None
+
+
+def _camel(name: str) -> str:
+    return name[:1].lower() + name[1:] if name else name
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return "'" + str(value) + "'"
+    return f"'{value}'"
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def add(self, value: Any, path: str, constraint: str) -> None:
+        self.errors.append(f"Value {_show(value)} at '{path}' failed to satisfy constraint: {constraint}")
+
+
+def validate_input(shape: Shape | None, params: dict[str, Any]) -> None:
+    """Raise ValidationException (all violations) or SerializationException (wrong JSON types)."""
+    if shape is None:
+        return
+    collector = _Collector()
+    _check_structure(shape, params, "", collector)
+    if collector.errors:
+        n = len(collector.errors)
+        shown = collector.errors[:MAX_REPORTED]
+        noun = "error" if n == 1 else "errors"
+        raise ValidationException(f"{n} validation {noun} detected: " + "; ".join(shown))
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _check_structure(shape: Shape, value: Any, path: str, out: _Collector) -> None:
+    if not isinstance(value, dict):
+        raise SerializationException(f"Expected a structure at '{path or 'request'}'")
+    for name in shape.required_members:
+        if value.get(name) is None:
+            out.add(None, _join(path, _camel(name)), "Member must not be null")
+    for name, member_value in value.items():
+        member = shape.members.get(name)
+        if member is None or member_value is None:
+            # Unknown members are ignored by AWS's JSON deserialiser.
+            continue
+        _check(member, member_value, _join(path, _camel(name)), out)
+
+
+def _check(shape: Shape, value: Any, path: str, out: _Collector) -> None:
+    kind = shape.type_name
+    if kind == "structure":
+        _check_structure(shape, value, path, out)
+    elif kind == "list":
+        if not isinstance(value, list):
+            raise SerializationException(f"Expected a list at '{path}'")
+        _check_size(shape, value, len(value), path, out)
+        for i, item in enumerate(value, start=1):
+            if item is not None:
+                _check(shape.member, item, f"{path}.{i}.member", out)
+    elif kind == "map":
+        if not isinstance(value, dict):
+            raise SerializationException(f"Expected a map at '{path}'")
+        _check_size(shape, value, len(value), path, out)
+        for key, item in value.items():
+            _check(shape.key, key, path, out)
+            if item is not None:
+                _check(shape.value, item, f"{path}.{key}", out)
+    elif kind == "string":
+        if not isinstance(value, str):
+            raise SerializationException(f"Expected a string at '{path}', got {type(value).__name__}")
+        _check_size(shape, value, len(value), path, out)
+        enum = shape.enum
+        if enum and value not in enum:
+            out.add(value, path, "Member must satisfy enum value set: [" + ", ".join(enum) + "]")
+        pattern = shape.metadata.get("pattern")
+        if pattern:
+            compiled = _compile(pattern)
+            if compiled is not None and compiled.fullmatch(value) is None:
+                out.add(value, path, f"Member must satisfy regular expression pattern: {pattern}")
+    elif kind in ("integer", "long"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise SerializationException(f"Expected an integer at '{path}'")
+        _check_range(shape, value, path, out)
+    elif kind in ("float", "double"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SerializationException(f"Expected a number at '{path}'")
+        _check_range(shape, value, path, out)
+    elif kind == "boolean":
+        if not isinstance(value, bool):
+            raise SerializationException(f"Expected a boolean at '{path}'")
+    elif kind == "timestamp":
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise SerializationException(f"Expected a timestamp at '{path}'")
+    elif kind == "blob":
+        if not isinstance(value, (str, bytes)):
+            raise SerializationException(f"Expected a blob at '{path}'")
+        _check_size(shape, value, len(value), path, out)
+
+
+def _check_size(shape: Shape, value: Any, size: int, path: str, out: _Collector) -> None:
+    meta = shape.metadata
+    if "min" in meta and size < meta["min"]:
+        out.add(value, path, f"Member must have length greater than or equal to {meta['min']}")
+    if "max" in meta and size > meta["max"]:
+        out.add(value, path, f"Member must have length less than or equal to {meta['max']}")
+
+
+def _check_range(shape: Shape, value: float, path: str, out: _Collector) -> None:
+    meta = shape.metadata
+    if "min" in meta and value < meta["min"]:
+        out.add(value, path, f"Member must have value greater than or equal to {meta['min']}")
+    if "max" in meta and value > meta["max"]:
+        out.add(value, path, f"Member must have value less than or equal to {meta['max']}")

@@ -1,0 +1,72 @@
+"""`sagemaker-emulator serve | images build`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from emulator.config import Settings
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from emulator.server import create_app
+
+    settings = Settings()
+    if args.host:
+        settings.host = args.host
+    if args.port is not None:
+        settings.port = args.port
+    if args.data_dir:
+        settings.data_dir = Path(args.data_dir).expanduser().resolve()
+    if args.tls:
+        settings.tls = True
+    ssl: dict = {}
+    if settings.tls:
+        from emulator.tls import ensure_self_signed
+        cert, key = ensure_self_signed(settings.data_dir / "tls")
+        ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+    url = f"{settings.scheme}://{settings.host}:{settings.port}"
+    print(f"SageMaker Emulator listening on {url} (data in {settings.data_dir})", flush=True)
+    print(f"Point clients at it:  export AWS_ENDPOINT_URL={url}", flush=True)
+    if settings.tls:
+        print(f"Self-signed certificate: {ssl['ssl_certfile']} (use AWS_CA_BUNDLE or verify=False)", flush=True)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level,
+                access_log=args.access_log, timeout_keep_alive=30, **ssl)
+    return 0
+
+
+def images_build(args: argparse.Namespace) -> int:
+    from emulator.runtime.images import build_images
+    built = build_images(args.names or None, lambda line: print(line, flush=True))
+    for name, tag in built.items():
+        print(f"{name}: {tag}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sagemaker-emulator", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_serve = sub.add_parser("serve", help="run the emulator")
+    p_serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1: loopback only)")
+    p_serve.add_argument("--port", type=int, default=None, help="port (default 7070)")
+    p_serve.add_argument("--data-dir", default=None, help="state directory (default ~/.sagemaker-emulator)")
+    p_serve.add_argument("--tls", action="store_true", help="serve https with a self-signed certificate")
+    p_serve.add_argument("--log-level", default="warning")
+    p_serve.add_argument("--access-log", action="store_true")
+    p_serve.set_defaults(func=serve)
+    p_images = sub.add_parser("images", help="container images")
+    images_sub = p_images.add_subparsers(dest="images_command", required=True)
+    p_build = images_sub.add_parser("build", help="build the local framework/algorithm images")
+    p_build.add_argument("names", nargs="*")
+    p_build.set_defaults(func=images_build)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""The filtering, sorting and pagination shared by SageMaker's List* operations.
+
+AWS's List* calls share one vocabulary: NameContains, CreationTimeAfter/Before,
+LastModifiedTimeAfter/Before, StatusEquals, SortBy (Name | CreationTime | Status), SortOrder
+(Ascending | Descending, default Descending), MaxResults and an opaque NextToken.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from emulator.aws.errors import ValidationException
+from emulator.aws.serialize import to_epoch
+
+
+@dataclass
+class ListFields:
+    """Which keys of a record hold the name, times and status (they differ per resource)."""
+    name: str
+    created: str = "CreationTime"
+    modified: str = "LastModifiedTime"
+    status: str | None = None
+
+
+def encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode()
+
+
+def decode_token(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        return int(json.loads(base64.urlsafe_b64decode(token.encode()))["o"])
+    except Exception:
+        raise ValidationException("Invalid pagination token") from None
+
+
+def filter_sort_page(items: Iterable[dict[str, Any]], request: dict[str, Any], fields: ListFields,
+                     default_sort: str = "CreationTime", default_max: int = 10,
+                     sort_keys: dict[str, str] | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    out = list(items)
+    contains = request.get("NameContains")
+    if contains:
+        out = [i for i in out if contains.lower() in i.get(fields.name, "").lower()]
+    for key, field, after in (("CreationTimeAfter", fields.created, True),
+                              ("CreationTimeBefore", fields.created, False),
+                              ("LastModifiedTimeAfter", fields.modified, True),
+                              ("LastModifiedTimeBefore", fields.modified, False)):
+        if request.get(key) is not None:
+            bound = to_epoch(request[key])
+            out = [i for i in out if i.get(field) is not None
+                   and (to_epoch(i[field]) > bound if after else to_epoch(i[field]) < bound)]
+    if request.get("StatusEquals") and fields.status:
+        out = [i for i in out if i.get(fields.status) == request["StatusEquals"]]
+    keys = {"Name": fields.name, "CreationTime": fields.created, "CreationTimeStamp": fields.created,
+            "Status": fields.status or fields.name, **(sort_keys or {})}
+    sort_by = keys.get(request.get("SortBy") or default_sort, fields.created)
+    descending = (request.get("SortOrder") or "Descending") == "Descending"
+    out.sort(key=lambda i: (i.get(sort_by) is None, i.get(sort_by) or 0), reverse=descending)
+    start = decode_token(request.get("NextToken"))
+    limit = request.get("MaxResults") or default_max
+    page = out[start:start + limit]
+    token = encode_token(start + limit) if start + limit < len(out) else None
+    return page, token
+
+
+def pick(record: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    return {k: record[k] for k in keys if record.get(k) is not None}

@@ -1,0 +1,105 @@
+"""The FastAPI application: one catch-all route that sends each request to the protocol layer of the
+service it is for (emulator.aws.routing), plus the emulator's own /_emulator endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+from urllib.parse import parse_qsl
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from emulator import __version__
+from emulator.api import registry
+from emulator.aws import protocols
+from emulator.aws.routing import classify
+from emulator.config import Settings
+from emulator.core.services import Services
+
+log = logging.getLogger(__name__)
+
+ALL_METHODS = ["GET", "PUT", "POST", "DELETE", "HEAD", "PATCH", "OPTIONS"]
+
+
+def docker_available() -> bool:
+    try:
+        import docker
+        client = docker.from_env(timeout=2)
+        client.ping()
+        client.close()
+        return True
+    except Exception:
+        return False
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    registry.load_all()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        services = Services(settings)
+        app.state.services = services
+        start_runtime(services)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(services.shutdown)
+
+    app = FastAPI(title="SageMaker Emulator", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.api_route("/{path:path}", methods=ALL_METHODS)
+    async def dispatch(request: Request, path: str) -> Response:
+        services: Services = request.app.state.services
+        query = dict(parse_qsl(request.url.query, keep_blank_values=True))
+        route = classify(request.method, request.url.path, request.headers, query)
+        region = route.region or settings.region
+        if route.service == "emulator":
+            return await emulator_endpoint(request, services)
+        if route.service == "s3":
+            from emulator.api.s3 import handle_s3
+            return await handle_s3(request, services)
+        headers = dict(request.headers)
+        body = await request.body()
+        if route.service == "json":
+            wire = await run_in_threadpool(protocols.dispatch_json, services, headers["x-amz-target"], body,
+                                           region, headers)
+        elif route.service == "query":
+            form = dict(query)
+            if body:
+                form.update(parse_qsl(body.decode(errors="replace"), keep_blank_values=True))
+            service = protocols.query_service_for(form.get("Action", ""), route.signing_service) or "sts"
+            wire = await run_in_threadpool(protocols.dispatch_query, services, service, form, region, headers)
+        else:
+            wire = await run_in_threadpool(protocols.dispatch_rest_json, services, route.service, request.method,
+                                           request.url.path, query, headers, body, region)
+        return Response(content=wire.body, status_code=wire.status, headers=wire.headers)
+
+    return app
+
+
+async def emulator_endpoint(request: Request, services: Services) -> Response:
+    path = request.url.path
+    if path == "/_emulator/health" and request.method == "GET":
+        docker_ok = await asyncio.to_thread(docker_available)
+        return JSONResponse({"status": "running", "version": __version__, "docker": docker_ok,
+                             "dataDir": str(services.settings.data_dir)})
+    if path == "/_emulator/reset" and request.method == "POST":
+        await run_in_threadpool(services.reset)
+        return JSONResponse({"status": "reset"})
+    return JSONResponse({"message": f"Unknown emulator endpoint {request.method} {path}"}, status_code=404)
+
+
+def start_runtime(services: Services) -> None:
+    """Start the job supervisor when the runtime is available (it lives outside core on purpose)."""
+    if not services.settings.run_jobs:
+        return
+    try:
+        from emulator.runtime.supervisor import start_supervisor
+    except ImportError:
+        return
+    start_supervisor(services)
