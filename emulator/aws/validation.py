@@ -121,6 +121,8 @@ def _check(shape: Shape, value: Any, path: str, out: _Collector) -> None:
         if enum and value not in enum:
             out.add(value, path, "Member must satisfy enum value set: [" + ", ".join(enum) + "]")
         pattern = shape.metadata.get("pattern")
+        if pattern and shape.name == "S3Uri" and value.startswith("file://"):
+            pattern = None  # emulator extension: local folders as job inputs, as SDK local mode allows
         if pattern:
             compiled = _compile(pattern)
             if compiled is not None and compiled.fullmatch(value) is None:

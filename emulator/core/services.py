@@ -35,19 +35,21 @@ class Services:
         self.db.ensure_schema()
         # Components that own external resources (containers, threads) register here so that
         # POST /_emulator/reset and shutdown reach them. Core never imports the runtime.
+        self.runtime: Any = None  # the job runtime, when started (emulator.runtime.supervisor.Runtime)
         self.reset_hooks: list[Callable[[], None]] = []
         self.shutdown_hooks: list[Callable[[], None]] = []
-        # Called with (kind, name) when a job record is created, so a supervisor can start it at once.
-        self.job_listeners: list[Callable[[str, str], None]] = []
+        # Called with (event, kind, name) -- event "created" or "stop" -- so a supervisor acts at once
+        # instead of polling the store.
+        self.job_listeners: list[Callable[[str, str, str], None]] = []
 
     @property
     def account_id(self) -> str:
         return self.settings.account_id
 
-    def notify_job_created(self, kind: str, name: str) -> None:
+    def notify_job(self, event: str, kind: str, name: str) -> None:
         for listener in list(self.job_listeners):
             try:
-                listener(kind, name)
+                listener(event, kind, name)
             except Exception:  # a listener failing must never fail the API call
                 log.exception("job listener failed for %s %s", kind, name)
 

@@ -1,0 +1,304 @@
+"""Training and processing job records and their state machine.
+
+Create* only records the desired job (status InProgress) and tells listeners (the runtime's
+supervisor) about it; every later transition goes through the writers below, so there is one
+place where statuses, secondary statuses, times and messages are set, and they match AWS:
+
+  InProgress -> Completed | Failed | Stopping -> Stopped
+  SecondaryStatus: Starting -> Downloading -> Training -> Uploading -> Completed (training only)
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from emulator.aws.errors import ResourceInUse, ValidationException
+from emulator.core import arns
+from emulator.core.listing import ListFields, filter_sort_page, pick
+from emulator.core.services import Services
+
+TERMINAL = ("Completed", "Failed", "Stopped")
+
+# Observed on real jobs (container_contracts.md §1.6).
+SECONDARY_MESSAGES = {
+    "Starting": "Preparing the instances for training",
+    "Downloading": "Downloading the training image",
+    "Training": "Training image download completed. Training in progress.",
+    "Uploading": "Uploading generated training model",
+    "Completed": "Training job completed",
+    "Stopping": "Stopping the training job",
+    "Stopped": "Training job stopped",
+    "MaxRuntimeExceeded": "Job stopped because the maximum allowed runtime was exceeded",
+    "Failed": "Training job failed",
+}
+
+
+@dataclass(frozen=True)
+class JobKind:
+    kind: str              # record kind and Search resource name
+    prefix: str            # TrainingJob -> TrainingJobName / TrainingJobArn / TrainingJobStatus
+    log_group: str
+    summary_keys: tuple[str, ...]
+    start_field: str
+    end_field: str
+
+    @property
+    def name_field(self) -> str:
+        return f"{self.prefix}Name"
+
+    @property
+    def arn_field(self) -> str:
+        return f"{self.prefix}Arn"
+
+    @property
+    def status_field(self) -> str:
+        return f"{self.prefix}Status"
+
+    @property
+    def noun(self) -> str:
+        return "training job" if self.kind == "TrainingJob" else "processing job"
+
+
+TRAINING = JobKind("TrainingJob", "TrainingJob", "/aws/sagemaker/TrainingJobs",
+                   ("TrainingJobName", "TrainingJobArn", "CreationTime", "TrainingEndTime", "LastModifiedTime",
+                    "TrainingJobStatus", "SecondaryStatus", "WarmPoolStatus"),
+                   "TrainingStartTime", "TrainingEndTime")
+PROCESSING = JobKind("ProcessingJob", "ProcessingJob", "/aws/sagemaker/ProcessingJobs",
+                     ("ProcessingJobName", "ProcessingJobArn", "CreationTime", "ProcessingEndTime",
+                      "LastModifiedTime", "ProcessingJobStatus", "FailureReason", "ExitMessage"),
+                     "ProcessingStartTime", "ProcessingEndTime")
+KINDS = {k.kind: k for k in (TRAINING, PROCESSING)}
+
+
+def _now() -> float:
+    return time.time()
+
+
+# --- create / read --------------------------------------------------------------------------
+
+def create_training_job(services: Services, region: str, req: dict[str, Any]) -> dict[str, Any]:
+    name = req["TrainingJobName"]
+    arn = arns.sagemaker_arn("TrainingJob", name, region, services.account_id)
+    now = _now()
+    body = copy.deepcopy({k: v for k, v in req.items() if k != "Tags"})
+    spec = body["AlgorithmSpecification"]
+    if not spec.get("TrainingImage") and not spec.get("AlgorithmName"):
+        raise ValidationException("Either TrainingImage or AlgorithmName must be specified in AlgorithmSpecification.")
+    for channel in body.get("InputDataConfig", []):
+        channel.setdefault("CompressionType", "None")
+        channel.setdefault("RecordWrapperType", "None")
+        s3 = channel.get("DataSource", {}).get("S3DataSource")
+        if s3:
+            s3.setdefault("S3DataDistributionType", "FullyReplicated")
+    names = [c["ChannelName"] for c in body.get("InputDataConfig", [])]
+    if len(names) != len(set(names)):
+        raise ValidationException("Channel names must be unique within InputDataConfig.")
+    body.update({
+        "TrainingJobArn": arn,
+        "TrainingJobStatus": "InProgress",
+        "SecondaryStatus": "Starting",
+        "CreationTime": now,
+        "LastModifiedTime": now,
+        "HyperParameters": body.get("HyperParameters", {}),
+        "EnableNetworkIsolation": bool(body.get("EnableNetworkIsolation", False)),
+        "EnableInterContainerTrafficEncryption": bool(body.get("EnableInterContainerTrafficEncryption", False)),
+        "EnableManagedSpotTraining": bool(body.get("EnableManagedSpotTraining", False)),
+        "SecondaryStatusTransitions": [{"Status": "Starting", "StartTime": now,
+                                        "StatusMessage": SECONDARY_MESSAGES["Starting"]}],
+        "ModelArtifacts": {"S3ModelArtifacts": _model_artifacts_uri(body, name)},
+    })
+    if body["OutputDataConfig"].get("CompressionType") is None:
+        body["OutputDataConfig"]["CompressionType"] = "GZIP"
+    _insert(services, TRAINING, name, arn, body, req.get("Tags"))
+    return body
+
+
+def create_processing_job(services: Services, region: str, req: dict[str, Any]) -> dict[str, Any]:
+    name = req["ProcessingJobName"]
+    arn = arns.sagemaker_arn("ProcessingJob", name, region, services.account_id)
+    now = _now()
+    body = copy.deepcopy({k: v for k, v in req.items() if k != "Tags"})
+    for item in body.get("ProcessingInputs", []):
+        s3 = item.get("S3Input")
+        if s3:
+            if not s3["LocalPath"].startswith("/opt/ml/processing/"):
+                raise ValidationException(f"LocalPath {s3['LocalPath']} of input {item['InputName']} must start "
+                                          "with /opt/ml/processing/.")
+            s3.setdefault("S3DataDistributionType", "FullyReplicated")
+            s3.setdefault("S3CompressionType", "None")
+        item.setdefault("AppManaged", False)
+    for out in body.get("ProcessingOutputConfig", {}).get("Outputs", []):
+        s3 = out.get("S3Output")
+        if s3 and not s3["LocalPath"].startswith("/opt/ml/processing/"):
+            raise ValidationException(f"LocalPath {s3['LocalPath']} of output {out['OutputName']} must start "
+                                      "with /opt/ml/processing/.")
+        out.setdefault("AppManaged", False)
+    body.update({"ProcessingJobArn": arn, "ProcessingJobStatus": "InProgress", "CreationTime": now,
+                 "LastModifiedTime": now})
+    _insert(services, PROCESSING, name, arn, body, req.get("Tags"))
+    return body
+
+
+def _insert(services: Services, kind: JobKind, name: str, arn: str, body: dict, tags: list | None) -> None:
+    def conflict() -> Exception:
+        # AWS: "Job name must be unique within an AWS account and region, and a job with this name already exists"
+        return ResourceInUse(f"Job name must be unique within an AWS account and region, and a job with this name "
+                             f"already exists ({arn})")
+    services.records.insert(kind.kind, name, arn, body, conflict)
+    if tags:
+        services.records.add_tags(arn, tags)
+    try:
+        from emulator.core import experiments
+        experiments.on_job_created(services, arn.split(":")[3], kind.kind, body)
+    except ImportError:
+        pass
+    services.notify_job("created", kind.kind, name)
+
+
+def _model_artifacts_uri(body: dict, name: str) -> str:
+    base = body["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+    return f"{base}/{name}/output/model.tar.gz"
+
+
+def get_job(services: Services, kind: JobKind, name: str) -> dict[str, Any] | None:
+    return services.records.get(kind.kind, name)
+
+
+def describe_job(services: Services, kind: JobKind, name: str) -> dict[str, Any]:
+    job = get_job(services, kind, name)
+    if job is None:
+        # AWS answers DescribeTrainingJob/DescribeProcessingJob of a missing name with ValidationException.
+        raise ValidationException("Requested resource not found.")
+    return job
+
+
+def list_jobs(services: Services, kind: JobKind, req: dict[str, Any]) -> tuple[list[dict], str | None]:
+    fields = ListFields(name=kind.name_field, status=kind.status_field)
+    items = services.records.list(kind.kind)
+    page, token = filter_sort_page(items, req, fields)
+    return [pick(job, kind.summary_keys) for job in page], token
+
+
+# --- transitions (the one status writer) ----------------------------------------------------
+
+def update_job(services: Services, kind: JobKind, name: str, change) -> dict[str, Any] | None:
+    def apply(body: dict) -> None:
+        change(body)
+        body["LastModifiedTime"] = _now()
+    return services.records.update(kind.kind, name, apply)
+
+
+def set_secondary_status(services: Services, name: str, status: str, message: str | None = None) -> None:
+    """Record a training job's SecondaryStatus transition (ending the previous one)."""
+    def change(body: dict) -> None:
+        if body["TrainingJobStatus"] in TERMINAL or body.get("SecondaryStatus") == status:
+            return
+        now = _now()
+        transitions = body.setdefault("SecondaryStatusTransitions", [])
+        if transitions and "EndTime" not in transitions[-1]:
+            transitions[-1]["EndTime"] = now
+        transitions.append({"Status": status, "StartTime": now,
+                            "StatusMessage": message or SECONDARY_MESSAGES.get(status, status)})
+        body["SecondaryStatus"] = status
+        if status == "Training" and "TrainingStartTime" not in body:
+            body["TrainingStartTime"] = now
+    update_job(services, TRAINING, name, change)
+
+
+def mark_started(services: Services, kind: JobKind, name: str) -> None:
+    if kind is TRAINING:
+        set_secondary_status(services, name, "Training")
+    else:
+        update_job(services, kind, name, lambda b: b.setdefault("ProcessingStartTime", _now()))
+
+
+def request_stop(services: Services, kind: JobKind, name: str) -> dict[str, Any]:
+    job = describe_job(services, kind, name)
+    if job[kind.status_field] != "InProgress":
+        raise ValidationException(f"The request was rejected because the {kind.noun} is in status "
+                                  f"{job[kind.status_field]}.")
+
+    def change(body: dict) -> None:
+        if body[kind.status_field] == "InProgress":
+            body[kind.status_field] = "Stopping"
+    update_job(services, kind, name, change)
+    if kind is TRAINING:
+        _force_secondary(services, name, "Stopping")
+    services.notify_job("stop", kind.kind, name)
+    return job
+
+
+def _force_secondary(services: Services, name: str, status: str) -> None:
+    def change(body: dict) -> None:
+        now = _now()
+        transitions = body.setdefault("SecondaryStatusTransitions", [])
+        if transitions and "EndTime" not in transitions[-1]:
+            transitions[-1]["EndTime"] = now
+        transitions.append({"Status": status, "StartTime": now,
+                            "StatusMessage": SECONDARY_MESSAGES.get(status, status)})
+        body["SecondaryStatus"] = status
+    update_job(services, TRAINING, name, change)
+
+
+def finish_job(services: Services, kind: JobKind, name: str, status: str, *,
+               failure_reason: str | None = None, exit_message: str | None = None,
+               secondary: str | None = None, final_metrics: list[dict] | None = None) -> dict[str, Any] | None:
+    """Move a job to a terminal status: Completed, Failed or Stopped."""
+    assert status in TERMINAL
+
+    def change(body: dict) -> None:
+        if body[kind.status_field] in TERMINAL:
+            return
+        now = _now()
+        body[kind.status_field] = status
+        body[kind.end_field] = now
+        if failure_reason:
+            body["FailureReason"] = failure_reason[:1024]
+        if exit_message:
+            body["ExitMessage"] = exit_message[:1024]
+        if kind is TRAINING:
+            start = body.get("TrainingStartTime") or body["CreationTime"]
+            body.setdefault("TrainingStartTime", start)
+            seconds = max(1, int(round(now - start)))
+            body["TrainingTimeInSeconds"] = seconds
+            body["BillableTimeInSeconds"] = seconds
+            if final_metrics is not None:
+                body["FinalMetricDataList"] = final_metrics
+            final = secondary or status
+            transitions = body.setdefault("SecondaryStatusTransitions", [])
+            if transitions and "EndTime" not in transitions[-1]:
+                transitions[-1]["EndTime"] = now
+            message = SECONDARY_MESSAGES.get(final, final)
+            if final == "Failed" and failure_reason:
+                message = failure_reason[:1024]
+            transitions.append({"Status": final, "StartTime": now, "EndTime": now, "StatusMessage": message})
+            body["SecondaryStatus"] = final
+            # A stopped job keeps its artifacts: the 120 s SIGTERM window exists so that algorithms
+            # can save the model (StopTrainingJob API reference). A failed one has none.
+            if status == "Failed":
+                body.get("ModelArtifacts", {}).pop("S3ModelArtifacts", None)
+                if not body.get("ModelArtifacts"):
+                    body.pop("ModelArtifacts", None)
+        else:
+            body.setdefault("ProcessingStartTime", body["CreationTime"])
+    job = update_job(services, kind, name, change)
+    if job is not None:
+        try:
+            from emulator.core import experiments
+            experiments.on_job_finished(services, job[kind.arn_field].split(":")[3], kind.kind, job)
+        except ImportError:
+            pass
+    return job
+
+
+def active_jobs(services: Services) -> list[tuple[JobKind, dict[str, Any]]]:
+    """Jobs that are not terminal: what a restarted supervisor must reconcile."""
+    out = []
+    for kind in KINDS.values():
+        for job in services.records.list(kind.kind):
+            if job[kind.status_field] not in TERMINAL:
+                out.append((kind, job))
+    return out

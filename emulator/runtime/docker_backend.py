@@ -1,0 +1,142 @@
+"""The Docker backend: job containers through the docker SDK."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import threading
+from collections.abc import Iterator
+
+import docker
+from docker.errors import APIError, ImageNotFound, NotFound
+from docker.types import Mount as DockerMount
+
+from emulator.runtime.backend import ContainerSpec, ContainerState
+
+_local = threading.local()
+
+
+def client() -> docker.DockerClient:
+    """One client per thread: the SDK's HTTP session is not meant to be shared across threads."""
+    c = getattr(_local, "client", None)
+    if c is None:
+        c = docker.from_env(timeout=300)
+        _local.client = c
+    return c
+
+
+def _parse_docker_time(text: str) -> float:
+    # Docker prints RFC 3339 with nanoseconds: 2026-11-27T22:15:52.123456789Z
+    head, _, frac = text.rstrip("Z").partition(".")
+    stamp = dt.datetime.fromisoformat(head).replace(tzinfo=dt.timezone.utc).timestamp()
+    return stamp + (float("0." + frac[:6]) if frac else 0.0)
+
+
+class DockerBackend:
+    def image_available(self, image: str) -> bool:
+        try:
+            client().images.get(image)
+            return True
+        except ImageNotFound:
+            return False
+        except APIError:
+            return False
+
+    def create_network(self, name: str, *, internal: bool, labels: dict[str, str]) -> None:
+        client().networks.create(name, driver="bridge", internal=internal, labels=labels)
+
+    def remove_network(self, name: str) -> None:
+        try:
+            client().networks.get(name).remove()
+        except (NotFound, APIError):
+            pass
+
+    def start(self, spec: ContainerSpec) -> str:
+        mounts = [DockerMount(target=m.target, source=m.source, type="bind", read_only=m.read_only)
+                  for m in spec.mounts]
+        kwargs = dict(
+            image=spec.image, name=spec.name, hostname=spec.hostname, environment=spec.environment,
+            labels=spec.labels, mounts=mounts, detach=True, entrypoint=spec.entrypoint, command=spec.command,
+        )
+        if spec.cpus:
+            kwargs["nano_cpus"] = int(spec.cpus * 1e9)
+        if spec.memory_bytes:
+            kwargs["mem_limit"] = spec.memory_bytes
+        if spec.network_disabled:
+            kwargs["network_mode"] = "none"
+        elif spec.network:
+            kwargs["network"] = spec.network
+        container = client().containers.create(**kwargs)
+        if spec.network and spec.aliases and not spec.network_disabled:
+            # `network=` at create time gives no aliases; reconnect with them so algo-N resolves.
+            net = client().networks.get(spec.network)
+            net.disconnect(container)
+            net.connect(container, aliases=spec.aliases)
+        container.start()
+        return container.id
+
+    def logs(self, container_id: str, since: float | None = None) -> Iterator[tuple[float, str]]:
+        container = client().containers.get(container_id)
+        kwargs = {"stream": True, "follow": True, "timestamps": True}
+        if since is not None:
+            kwargs["since"] = since
+        buffer = b""
+        for chunk in container.logs(**kwargs):
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for raw in lines:
+                yield self._split(raw)
+        if buffer.strip():
+            yield self._split(buffer)
+
+    @staticmethod
+    def _split(raw: bytes) -> tuple[float, str]:
+        text = raw.decode("utf-8", errors="replace").rstrip("\r")
+        stamp, _, message = text.partition(" ")
+        try:
+            return _parse_docker_time(stamp), message
+        except ValueError:
+            return dt.datetime.now(dt.timezone.utc).timestamp(), text
+
+    def wait(self, container_id: str) -> int:
+        result = client().containers.get(container_id).wait()
+        return int(result.get("StatusCode", 1))
+
+    def stop(self, container_id: str, timeout: int) -> None:
+        try:
+            client().containers.get(container_id).stop(timeout=timeout)
+        except (NotFound, APIError):
+            pass
+
+    def remove(self, container_id: str) -> None:
+        try:
+            client().containers.get(container_id).remove(force=True)
+        except (NotFound, APIError):
+            pass
+
+    def find(self, labels: dict[str, str]) -> list[ContainerState]:
+        filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+        out = []
+        for c in client().containers.list(all=True, filters=filters):
+            state = c.attrs.get("State", {})
+            running = state.get("Running", False)
+            out.append(ContainerState(c.id, c.labels, running, None if running else state.get("ExitCode")))
+        return out
+
+    def find_networks(self, labels: dict[str, str]) -> list[str]:
+        filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+        return [n.name for n in client().networks.list(filters=filters)]
+
+    def gateway_ip(self) -> str | None:
+        """The default bridge's gateway: the host address containers can reach."""
+        try:
+            config = client().networks.get("bridge").attrs["IPAM"]["Config"] or []
+        except (NotFound, APIError, KeyError):
+            return None
+        for entry in config:
+            if entry.get("Gateway"):
+                return entry["Gateway"]
+            if entry.get("Subnet") and ":" not in entry["Subnet"]:
+                # Docker gives the bridge the subnet's first address when no gateway is recorded.
+                return str(next(ipaddress.ip_network(entry["Subnet"]).hosts()))
+        return None

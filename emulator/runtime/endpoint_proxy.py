@@ -1,0 +1,75 @@
+"""A TCP forwarder that lets job containers reach the emulator.
+
+The emulator listens on loopback by default, which containers cannot reach. Rather than widen the
+server's bind address, the runtime listens on the Docker bridge's gateway address (a host-local
+interface, not the outside network) and pipes bytes to the real server. Containers then get
+AWS_ENDPOINT_URL=http://<gateway>:<port>, so boto3 inside a job talks to this emulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+log = logging.getLogger(__name__)
+
+
+class EndpointProxy:
+    def __init__(self, listen_host: str, target_host: str, target_port: int) -> None:
+        self.listen_host = listen_host
+        self.target = (target_host, target_port)
+        self.port: int | None = None
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._server: asyncio.AbstractServer | None = None
+        self._error: BaseException | None = None
+
+    def start(self, preferred_port: int) -> int:
+        threading.Thread(target=self._run, args=(preferred_port,), name="endpoint-proxy", daemon=True).start()
+        self._ready.wait(10)
+        if self._error or self.port is None:
+            raise RuntimeError(f"cannot listen on {self.listen_host}: {self._error}")
+        return self.port
+
+    def _run(self, preferred_port: int) -> None:
+        asyncio.set_event_loop(self._loop)
+        for port in (preferred_port, 0):
+            try:
+                self._server = self._loop.run_until_complete(
+                    asyncio.start_server(self._handle, self.listen_host, port))
+                self.port = self._server.sockets[0].getsockname()[1]
+                break
+            except OSError as exc:
+                self._error = exc
+        self._ready.set()
+        if self._server is not None:
+            self._error = None
+            self._loop.run_forever()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(1 << 16):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, asyncio.CancelledError):
+                pass
+            finally:
+                try:
+                    dst.close()
+                except Exception:
+                    pass
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._loop.call_soon_threadsafe(self._server.close)
+        self._loop.call_soon_threadsafe(self._loop.stop)
