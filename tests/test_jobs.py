@@ -140,8 +140,10 @@ def test_multi_instance_sharded_input(server, sagemaker, bucket, byo_image):
     for i in range(6):
         s3.put_object(Bucket=bucket, Key=f"shards/part-{i}.csv", Body=f"{i}\n".encode())
     name = unique("multi")
-    script = ("set -e; h=$(cat /etc/hostname); getent hosts algo-1 algo-2 > /opt/ml/model/hosts-$h; "
-              "ls /opt/ml/input/data/train > /opt/ml/model/files-$h")
+    # Like SageMaker's toolkit, a host waits until its peers resolve (they start one after another).
+    script = ("set -e; h=$(cat /etc/hostname); for p in algo-1 algo-2; do n=0; until getent hosts $p; do "
+              "n=$((n+1)); [ $n -lt 100 ] || exit 9; sleep 0.1; done; done > /opt/ml/model/hosts-$h; "
+              "ls /opt/ml/input/data/train > /opt/ml/model/files-$h; sleep 2")  # stay resolvable for the peer
     sagemaker.create_training_job(**shell_training_job(name, script, bucket, count=2, InputDataConfig=[
         {"ChannelName": "train", "DataSource": {"S3DataSource": {
             "S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/shards/",

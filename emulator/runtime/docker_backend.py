@@ -65,13 +65,11 @@ class DockerBackend:
         if spec.network_disabled:
             kwargs["network_mode"] = "none"
         elif spec.network:
+            # Aliases on the job network make algo-1..N resolve from every host.
             kwargs["network"] = spec.network
+            kwargs["networking_config"] = {
+                spec.network: client().api.create_endpoint_config(aliases=spec.aliases or None)}
         container = client().containers.create(**kwargs)
-        if spec.network and spec.aliases and not spec.network_disabled:
-            # `network=` at create time gives no aliases; reconnect with them so algo-N resolves.
-            net = client().networks.get(spec.network)
-            net.disconnect(container)
-            net.connect(container, aliases=spec.aliases)
         container.start()
         return container.id
 

@@ -1,0 +1,195 @@
+"""The emulator's local images: built from containers/, able to run jobs, found from AWS image URIs."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import tarfile
+import time
+from pathlib import Path
+
+import docker
+import pytest
+
+from emulator.runtime import images
+
+TEST_LABEL = {"sagemaker-emulator.test": "test_images"}
+
+
+@pytest.fixture(scope="module")
+def docker_client():
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:
+        pytest.skip(f"no Docker engine ({exc}); run scripts/ensure-docker.sh")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def sklearn_image(docker_client) -> str:
+    # Cold this builds the base and sklearn images (about two minutes); warm it finds them.
+    return images.ensure_image("sklearn", print)
+
+
+def run_container(client, image: str, command, **kwargs) -> tuple[int, str]:
+    """Run a container to completion and always remove it; (exit code, output)."""
+    container = client.containers.create(image, command, labels=TEST_LABEL, **kwargs)
+    try:
+        container.start()
+        status = container.wait(timeout=300)["StatusCode"]
+        return status, container.logs().decode(errors="replace")
+    finally:
+        container.remove(force=True)
+
+
+# --- building --------------------------------------------------------------------------------------
+
+
+@pytest.mark.docker
+def test_an_unchanged_context_is_reused_not_rebuilt(sklearn_image):
+    assert re.fullmatch(r"sagemaker-emulator/sklearn:[0-9a-f]{12}", sklearn_image)
+    started = time.monotonic()
+    built = images.build_images(["sklearn"], print)
+    assert built == {"sklearn": sklearn_image}
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.docker
+def test_sklearn_image_has_the_processing_stack_and_entry_points(docker_client, sklearn_image):
+    script = (
+        "import sklearn, pandas, numpy, scipy, boto3, sagemaker_training, sagemaker_sklearn_container.training;"
+        "print('versions', sklearn.__version__, pandas.__version__, numpy.__version__)"
+    )
+    status, output = run_container(
+        docker_client, sklearn_image,
+        ["sh", "-c", f'python3 -c "{script}" && python -c "print(1 + 1)" && command -v train && command -v serve'],
+    )
+    assert status == 0, output
+    assert "versions 1.4.2 2.2.3 1.26.4" in output
+    assert "\n2\n" in output
+    assert "/train" in output and "/serve" in output
+
+
+@pytest.mark.docker
+def test_script_mode_training_runs_the_user_script_through_the_toolkit(docker_client, sklearn_image, tmp_path):
+    opt_ml = _opt_ml(tmp_path, script=(
+        "import argparse, os, joblib, pandas\n"
+        "from sklearn.linear_model import Ridge\n"
+        "p = argparse.ArgumentParser()\n"
+        "p.add_argument('--alpha', type=float)\n"
+        "p.add_argument('--model-dir', default=os.environ['SM_MODEL_DIR'])\n"
+        "a = p.parse_args()\n"
+        "df = pandas.read_csv(os.path.join(os.environ['SM_CHANNEL_TRAIN'], 'train.csv'), header=None)\n"
+        "model = Ridge(alpha=a.alpha).fit(df.iloc[:, 1:], df.iloc[:, 0])\n"
+        "joblib.dump(model, os.path.join(a.model_dir, 'model.joblib'))\n"
+        "print('trained with alpha', a.alpha, 'hosts', os.environ['SM_HOSTS'])\n"
+    ))
+    status, output = run_container(
+        docker_client, sklearn_image, ["train"], hostname="algo-1",
+        volumes={str(opt_ml): {"bind": "/opt/ml", "mode": "rw"}},
+    )
+    assert status == 0, output
+    assert "trained with alpha 0.5 hosts [\"algo-1\"]" in output
+    assert (opt_ml / "model" / "model.joblib").is_file()
+    assert (opt_ml / "output" / "success").exists()
+
+
+@pytest.mark.docker
+def test_a_failing_user_script_leaves_a_failure_file_and_exit_code(docker_client, sklearn_image, tmp_path):
+    opt_ml = _opt_ml(tmp_path, script="raise ValueError('bad input data')\n")
+    status, output = run_container(
+        docker_client, sklearn_image, ["train"], hostname="algo-1",
+        volumes={str(opt_ml): {"bind": "/opt/ml", "mode": "rw"}},
+    )
+    assert status != 0
+    failure = (opt_ml / "output" / "failure").read_text()
+    assert "bad input data" in failure, output
+
+
+def _opt_ml(root: Path, script: str) -> Path:
+    """An /opt/ml tree as the runtime stages it, with the code as the SDK's network-isolation channel."""
+    opt_ml = root / "opt_ml"
+    config = opt_ml / "input" / "config"
+    for d in (config, opt_ml / "input" / "data" / "train", opt_ml / "input" / "data" / "code",
+              opt_ml / "model", opt_ml / "output" / "data"):
+        d.mkdir(parents=True)
+    (opt_ml / "input" / "data" / "train" / "train.csv").write_text("1,1,0\n2,2,0\n3,3,1\n4,4,1\n")
+    with tarfile.open(opt_ml / "input" / "data" / "code" / "sourcedir.tar.gz", "w:gz") as tar:
+        data = script.encode()
+        info = tarfile.TarInfo("train.py")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    channel = {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated", "RecordWrapperType": "None"}
+    (config / "inputdataconfig.json").write_text(json.dumps({"train": channel, "code": channel}))
+    (config / "resourceconfig.json").write_text(json.dumps(
+        {"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"}))
+    # Hyperparameter values are JSON-encoded strings, as the SDK sends them.
+    (config / "hyperparameters.json").write_text(json.dumps({
+        "alpha": "0.5",
+        "sagemaker_program": json.dumps("train.py"),
+        "sagemaker_submit_directory": json.dumps("/opt/ml/input/data/code/sourcedir.tar.gz"),
+        "sagemaker_container_log_level": "20",
+    }))
+    return opt_ml
+
+
+# --- resolving image URIs --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("uri", [
+    "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+    "246618743249.dkr.ecr.us-west-2.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3",
+    "492215442770.dkr.ecr.eu-central-1.amazonaws.com/sagemaker-scikit-learn:0.20.0-cpu-py3",
+    "450853457545.dkr.ecr.cn-north-1.amazonaws.com.cn/sagemaker-scikit-learn:1.0-1-cpu-py3",
+    "123456789012.dkr.ecr.us-gov-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-arm64-cpu-py3",
+    "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn@sha256:" + "ab" * 32,
+])
+def test_any_account_and_region_of_the_sklearn_image_maps_to_the_local_sklearn(uri):
+    resolved = images.resolve_image_uri(uri, None)
+    assert resolved is not None
+    assert (resolved.local_name, resolved.buildable, resolved.image) == ("sklearn", True, None)
+    assert resolved.failure_reason is None
+
+
+@pytest.mark.parametrize("uri, local_name", [
+    ("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1", "xgboost"),
+    ("811284229777.dkr.ecr.us-east-1.amazonaws.com/xgboost:1", "xgboost"),
+    ("382416733822.dkr.ecr.us-east-1.amazonaws.com/linear-learner:1", "linear-learner"),
+    ("664544806723.dkr.ecr.eu-central-1.amazonaws.com/knn:1", "knn"),
+    ("174872318107.dkr.ecr.us-west-2.amazonaws.com/factorization-machines:1", "factorization-machines"),
+    ("763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:1.9.0-cpu-py38", "pytorch"),
+    ("727897471807.dkr.ecr.cn-north-1.amazonaws.com.cn/autogluon-training:0.4.3-cpu-py38", "autogluon"),
+])
+def test_known_sagemaker_images_without_a_local_build_say_why_they_cannot_run(uri, local_name):
+    resolved = images.resolve_image_uri(uri, None)
+    assert resolved is not None
+    assert (resolved.local_name, resolved.buildable) == (local_name, False)
+    assert resolved.failure_reason and uri in resolved.failure_reason
+    with pytest.raises(images.ImageUnavailableError, match="does not provide"):
+        images.image_for_uri(uri, None)
+
+
+@pytest.mark.parametrize("uri", [
+    "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-own-algorithm:latest",
+    "docker.io/library/not-here:1",
+    "no-such-image-anywhere:latest",
+])
+def test_unknown_images_absent_from_the_engine_resolve_to_nothing(uri):
+    assert images.resolve_image_uri(uri, None) is None
+
+
+@pytest.mark.docker
+def test_an_image_present_in_the_local_engine_runs_as_it_is(docker_client, sklearn_image):
+    byo = "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-own-algorithm:test-images"
+    docker_client.images.get(sklearn_image).tag(byo)
+    try:
+        resolved = images.resolve_image_uri(byo, docker_client)
+        assert resolved is not None and resolved.image == byo and resolved.local_name is None
+        assert images.image_for_uri(byo, docker_client) == byo
+        assert images.resolve_image_uri(sklearn_image, docker_client).image == sklearn_image
+        assert images.resolve_image_uri("sagemaker-emulator/absent:000000000000", docker_client) is None
+    finally:
+        docker_client.images.remove(byo)
