@@ -7,7 +7,7 @@ from pathlib import Path
 
 import boto3
 
-TELEMETRY_OFF = "SageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n"
+TELEMETRY_OFF = "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n"
 
 
 def sdk_environment(monkeypatch, server, tmp_path: Path) -> None:

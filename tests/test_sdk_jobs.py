@@ -140,21 +140,21 @@ def test_sklearn_script_mode_training(session, sklearn_image, tmp_path):
         from sklearn.linear_model import LogisticRegression
         if __name__ == "__main__":
             p = argparse.ArgumentParser()
-            p.add_argument("--C", type=float)
+            p.add_argument("--reg", type=float)
             p.add_argument("--model-dir", default=os.environ["SM_MODEL_DIR"])
             p.add_argument("--train", default=os.environ["SM_CHANNEL_TRAIN"])
             a = p.parse_args()
             df = pd.read_csv(os.path.join(a.train, "train.csv"), header=None)
-            clf = LogisticRegression(C=a.C).fit(df.iloc[:, 1:], df.iloc[:, 0])
+            clf = LogisticRegression(C=a.reg).fit(df.iloc[:, 1:], df.iloc[:, 0])
             joblib.dump(clf, os.path.join(a.model_dir, "model.joblib"))
-            json.dump({"hosts": json.loads(os.environ["SM_HOSTS"]), "C": a.C,
+            json.dump({"hosts": json.loads(os.environ["SM_HOSTS"]), "C": a.reg,
                        "channels": json.loads(os.environ["SM_CHANNELS"])},
                       open(os.path.join(a.model_dir, "info.json"), "w"))
             print("accuracy=%.3f" % clf.score(df.iloc[:, 1:], df.iloc[:, 0]))
     """)
     estimator = SKLearn(entry_point="train.py", source_dir=str(src), framework_version=SKLEARN_VERSION,
                         role=ROLE, instance_type="ml.m5.large", instance_count=1, sagemaker_session=session,
-                        hyperparameters={"C": 0.5},
+                        hyperparameters={"reg": 0.5},
                         metric_definitions=[{"Name": "train:accuracy", "Regex": r"accuracy=([0-9.]+)"}])
     estimator.fit({"train": f"s3://{session.default_bucket()}/iris/"}, wait=True, logs=True)
     desc = estimator.latest_training_job.describe()
@@ -174,9 +174,11 @@ def test_failing_script_surfaces_the_toolkit_error(session, sklearn_image, tmp_p
     write(src / "train.py", "raise ValueError('this script is broken')\n")
     estimator = SKLearn(entry_point="train.py", source_dir=str(src), framework_version=SKLEARN_VERSION,
                         role=ROLE, instance_type="ml.m5.large", instance_count=1, sagemaker_session=session)
-    with pytest.raises(Exception) as info:
+    from sagemaker.exceptions import UnexpectedStatusException
+    with pytest.raises(UnexpectedStatusException) as info:
         estimator.fit(wait=True, logs=False)
-    assert "this script is broken" in str(info.value)
+    # The toolkit's own failure file: `ExecuteUserScriptError:` ... `Command "..."`
+    assert "ExecuteUserScriptError" in str(info.value)
     desc = estimator.latest_training_job.describe()
     assert desc["TrainingJobStatus"] == "Failed"
     assert desc["FailureReason"].startswith("AlgorithmError: ")
