@@ -64,8 +64,13 @@ def test_sklearn_image_has_the_processing_stack_and_entry_points(docker_client, 
         "print('versions', sklearn.__version__, pandas.__version__, numpy.__version__)"
     )
     status, output = run_container(
-        docker_client, sklearn_image,
-        ["sh", "-c", f'python3 -c "{script}" && python -c "print(1 + 1)" && command -v train && command -v serve'],
+        docker_client,
+        sklearn_image,
+        [
+            "sh",
+            "-c",
+            f'python3 -c "{script}" && python -c "print(1 + 1)" && command -v train && command -v serve',
+        ],
     )
     assert status == 0, output
     assert "versions 1.4.2 2.2.3 1.26.4" in output
@@ -74,25 +79,33 @@ def test_sklearn_image_has_the_processing_stack_and_entry_points(docker_client, 
 
 
 @pytest.mark.docker
-def test_script_mode_training_runs_the_user_script_through_the_toolkit(docker_client, sklearn_image, tmp_path):
-    opt_ml = _opt_ml(tmp_path, script=(
-        "import argparse, os, joblib, pandas\n"
-        "from sklearn.linear_model import Ridge\n"
-        "p = argparse.ArgumentParser()\n"
-        "p.add_argument('--alpha', type=float)\n"
-        "p.add_argument('--model-dir', default=os.environ['SM_MODEL_DIR'])\n"
-        "a = p.parse_args()\n"
-        "df = pandas.read_csv(os.path.join(os.environ['SM_CHANNEL_TRAIN'], 'train.csv'), header=None)\n"
-        "model = Ridge(alpha=a.alpha).fit(df.iloc[:, 1:], df.iloc[:, 0])\n"
-        "joblib.dump(model, os.path.join(a.model_dir, 'model.joblib'))\n"
-        "print('trained with alpha', a.alpha, 'hosts', os.environ['SM_HOSTS'])\n"
-    ))
+def test_script_mode_training_runs_the_user_script_through_the_toolkit(
+    docker_client, sklearn_image, tmp_path
+):
+    opt_ml = _opt_ml(
+        tmp_path,
+        script=(
+            "import argparse, os, joblib, pandas\n"
+            "from sklearn.linear_model import Ridge\n"
+            "p = argparse.ArgumentParser()\n"
+            "p.add_argument('--alpha', type=float)\n"
+            "p.add_argument('--model-dir', default=os.environ['SM_MODEL_DIR'])\n"
+            "a = p.parse_args()\n"
+            "df = pandas.read_csv(os.path.join(os.environ['SM_CHANNEL_TRAIN'], 'train.csv'), header=None)\n"
+            "model = Ridge(alpha=a.alpha).fit(df.iloc[:, 1:], df.iloc[:, 0])\n"
+            "joblib.dump(model, os.path.join(a.model_dir, 'model.joblib'))\n"
+            "print('trained with alpha', a.alpha, 'hosts', os.environ['SM_HOSTS'])\n"
+        ),
+    )
     status, output = run_container(
-        docker_client, sklearn_image, ["train"], hostname="algo-1",
+        docker_client,
+        sklearn_image,
+        ["train"],
+        hostname="algo-1",
         volumes={str(opt_ml): {"bind": "/opt/ml", "mode": "rw"}},
     )
     assert status == 0, output
-    assert "trained with alpha 0.5 hosts [\"algo-1\"]" in output
+    assert 'trained with alpha 0.5 hosts ["algo-1"]' in output
     assert (opt_ml / "model" / "model.joblib").is_file()
     assert (opt_ml / "output" / "success").exists()
 
@@ -101,20 +114,32 @@ def test_script_mode_training_runs_the_user_script_through_the_toolkit(docker_cl
 def test_a_failing_user_script_leaves_a_failure_file_and_exit_code(docker_client, sklearn_image, tmp_path):
     opt_ml = _opt_ml(tmp_path, script="raise ValueError('bad input data')\n")
     status, output = run_container(
-        docker_client, sklearn_image, ["train"], hostname="algo-1",
+        docker_client,
+        sklearn_image,
+        ["train"],
+        hostname="algo-1",
         volumes={str(opt_ml): {"bind": "/opt/ml", "mode": "rw"}},
     )
     assert status != 0
+    # As in AWS's scikit-learn image: the failure file names the error class and exit code, and
+    # the script's own traceback goes to the log.
     failure = (opt_ml / "output" / "failure").read_text()
-    assert "bad input data" in failure, output
+    assert "ExecuteUserScriptError" in failure and "ExitCode 1" in failure, output
+    assert "ValueError: bad input data" in output
+    assert not (opt_ml / "output" / "success").exists()
 
 
 def _opt_ml(root: Path, script: str) -> Path:
     """An /opt/ml tree as the runtime stages it, with the code as the SDK's network-isolation channel."""
     opt_ml = root / "opt_ml"
     config = opt_ml / "input" / "config"
-    for d in (config, opt_ml / "input" / "data" / "train", opt_ml / "input" / "data" / "code",
-              opt_ml / "model", opt_ml / "output" / "data"):
+    for d in (
+        config,
+        opt_ml / "input" / "data" / "train",
+        opt_ml / "input" / "data" / "code",
+        opt_ml / "model",
+        opt_ml / "output" / "data",
+    ):
         d.mkdir(parents=True)
     (opt_ml / "input" / "data" / "train" / "train.csv").write_text("1,1,0\n2,2,0\n3,3,1\n4,4,1\n")
     with tarfile.open(opt_ml / "input" / "data" / "code" / "sourcedir.tar.gz", "w:gz") as tar:
@@ -122,31 +147,43 @@ def _opt_ml(root: Path, script: str) -> Path:
         info = tarfile.TarInfo("train.py")
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
-    channel = {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated", "RecordWrapperType": "None"}
+    channel = {
+        "TrainingInputMode": "File",
+        "S3DistributionType": "FullyReplicated",
+        "RecordWrapperType": "None",
+    }
     (config / "inputdataconfig.json").write_text(json.dumps({"train": channel, "code": channel}))
-    (config / "resourceconfig.json").write_text(json.dumps(
-        {"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"}))
+    (config / "resourceconfig.json").write_text(
+        json.dumps({"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"})
+    )
     # Hyperparameter values are JSON-encoded strings, as the SDK sends them.
-    (config / "hyperparameters.json").write_text(json.dumps({
-        "alpha": "0.5",
-        "sagemaker_program": json.dumps("train.py"),
-        "sagemaker_submit_directory": json.dumps("/opt/ml/input/data/code/sourcedir.tar.gz"),
-        "sagemaker_container_log_level": "20",
-    }))
+    (config / "hyperparameters.json").write_text(
+        json.dumps(
+            {
+                "alpha": "0.5",
+                "sagemaker_program": json.dumps("train.py"),
+                "sagemaker_submit_directory": json.dumps("/opt/ml/input/data/code/sourcedir.tar.gz"),
+                "sagemaker_container_log_level": "20",
+            }
+        )
+    )
     return opt_ml
 
 
 # --- resolving image URIs --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("uri", [
-    "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
-    "246618743249.dkr.ecr.us-west-2.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3",
-    "492215442770.dkr.ecr.eu-central-1.amazonaws.com/sagemaker-scikit-learn:0.20.0-cpu-py3",
-    "450853457545.dkr.ecr.cn-north-1.amazonaws.com.cn/sagemaker-scikit-learn:1.0-1-cpu-py3",
-    "123456789012.dkr.ecr.us-gov-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-arm64-cpu-py3",
-    "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn@sha256:" + "ab" * 32,
-])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+        "246618743249.dkr.ecr.us-west-2.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3",
+        "492215442770.dkr.ecr.eu-central-1.amazonaws.com/sagemaker-scikit-learn:0.20.0-cpu-py3",
+        "450853457545.dkr.ecr.cn-north-1.amazonaws.com.cn/sagemaker-scikit-learn:1.0-1-cpu-py3",
+        "123456789012.dkr.ecr.us-gov-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-arm64-cpu-py3",
+        "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn@sha256:" + "ab" * 32,
+    ],
+)
 def test_any_account_and_region_of_the_sklearn_image_maps_to_the_local_sklearn(uri):
     resolved = images.resolve_image_uri(uri, None)
     assert resolved is not None
@@ -154,15 +191,18 @@ def test_any_account_and_region_of_the_sklearn_image_maps_to_the_local_sklearn(u
     assert resolved.failure_reason is None
 
 
-@pytest.mark.parametrize("uri, local_name", [
-    ("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1", "xgboost"),
-    ("811284229777.dkr.ecr.us-east-1.amazonaws.com/xgboost:1", "xgboost"),
-    ("382416733822.dkr.ecr.us-east-1.amazonaws.com/linear-learner:1", "linear-learner"),
-    ("664544806723.dkr.ecr.eu-central-1.amazonaws.com/knn:1", "knn"),
-    ("174872318107.dkr.ecr.us-west-2.amazonaws.com/factorization-machines:1", "factorization-machines"),
-    ("763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:1.9.0-cpu-py38", "pytorch"),
-    ("727897471807.dkr.ecr.cn-north-1.amazonaws.com.cn/autogluon-training:0.4.3-cpu-py38", "autogluon"),
-])
+@pytest.mark.parametrize(
+    "uri, local_name",
+    [
+        ("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1", "xgboost"),
+        ("811284229777.dkr.ecr.us-east-1.amazonaws.com/xgboost:1", "xgboost"),
+        ("382416733822.dkr.ecr.us-east-1.amazonaws.com/linear-learner:1", "linear-learner"),
+        ("664544806723.dkr.ecr.eu-central-1.amazonaws.com/knn:1", "knn"),
+        ("174872318107.dkr.ecr.us-west-2.amazonaws.com/factorization-machines:1", "factorization-machines"),
+        ("763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:1.9.0-cpu-py38", "pytorch"),
+        ("727897471807.dkr.ecr.cn-north-1.amazonaws.com.cn/autogluon-training:0.4.3-cpu-py38", "autogluon"),
+    ],
+)
 def test_known_sagemaker_images_without_a_local_build_say_why_they_cannot_run(uri, local_name):
     resolved = images.resolve_image_uri(uri, None)
     assert resolved is not None
@@ -172,11 +212,14 @@ def test_known_sagemaker_images_without_a_local_build_say_why_they_cannot_run(ur
         images.image_for_uri(uri, None)
 
 
-@pytest.mark.parametrize("uri", [
-    "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-own-algorithm:latest",
-    "docker.io/library/not-here:1",
-    "no-such-image-anywhere:latest",
-])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-own-algorithm:latest",
+        "docker.io/library/not-here:1",
+        "no-such-image-anywhere:latest",
+    ],
+)
 def test_unknown_images_absent_from_the_engine_resolve_to_nothing(uri):
     assert images.resolve_image_uri(uri, None) is None
 

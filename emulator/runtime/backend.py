@@ -30,6 +30,8 @@ class ContainerSpec:
     cpus: float | None = None
     memory_bytes: int | None = None
     aliases: list[str] = field(default_factory=list)
+    # An init process as PID 1 forwards SIGTERM: `train` entry points ignore it when they are PID 1.
+    init: bool = True
 
 
 @dataclass

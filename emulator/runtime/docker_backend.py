@@ -57,6 +57,7 @@ class DockerBackend:
         kwargs = dict(
             image=spec.image, name=spec.name, hostname=spec.hostname, environment=spec.environment,
             labels=spec.labels, mounts=mounts, detach=True, entrypoint=spec.entrypoint, command=spec.command,
+            init=spec.init,
         )
         if spec.cpus:
             kwargs["nano_cpus"] = int(spec.cpus * 1e9)

@@ -117,15 +117,9 @@ class Runtime:
 
     def builtin_metric_definitions(self, image_uri: str, user_defs: list[dict]) -> list[dict]:
         """Built-in algorithms' platform metric definitions (filled in even when the request has none)."""
-        try:
-            from emulator.runtime import images
-            table = getattr(images, "builtin_metric_definitions", None)
-        except ImportError:
-            return []
-        if table is None:
-            return []
+        from emulator.runtime.builtin_metrics import builtin_metric_definitions
         names = {d["Name"] for d in user_defs}
-        return [d for d in table(image_uri) if d["Name"] not in names]
+        return [d for d in builtin_metric_definitions(image_uri) if d["Name"] not in names]
 
     def container_endpoint(self) -> str | None:
         """AWS_ENDPOINT_URL for containers: a forwarder on the Docker bridge gateway."""
