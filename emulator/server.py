@@ -95,11 +95,9 @@ async def emulator_endpoint(request: Request, services: Services) -> Response:
 
 
 def start_runtime(services: Services) -> None:
-    """Start the job supervisor when the runtime is available (it lives outside core on purpose)."""
-    if not services.settings.run_jobs:
-        return
-    try:
+    """Start the job supervisor and the pipeline engine (they live outside core on purpose)."""
+    if services.settings.run_jobs:
         from emulator.runtime.supervisor import start_supervisor
-    except ImportError:
-        return
-    start_supervisor(services)
+        start_supervisor(services)
+    from emulator.pipelines.control import engine
+    engine(services).resume_all()

@@ -14,10 +14,10 @@ import pytest
 from tests.emulator_process import CREDENTIALS, REGION
 
 sagemaker = pytest.importorskip("sagemaker")
-from sagemaker.analytics import ExperimentAnalytics  # noqa: E402
-from sagemaker.experiments import Experiment, list_runs, load_run  # noqa: E402
-from sagemaker.experiments.run import Run  # noqa: E402
-from sagemaker.model_metrics import MetricsSource, ModelMetrics  # noqa: E402
+from sagemaker.analytics import ExperimentAnalytics
+from sagemaker.experiments import Experiment, list_runs, load_run
+from sagemaker.experiments.run import Run
+from sagemaker.model_metrics import MetricsSource, ModelMetrics
 
 BUCKET = "sdk-experiments-bucket"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
@@ -28,15 +28,24 @@ ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
 def session(server, tmp_path, monkeypatch):
     server.reset()
     config = tmp_path / "sagemaker-config.yaml"
-    config.write_text("SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n")
-    for key, value in {"SAGEMAKER_USER_CONFIG_OVERRIDE": str(config), "AWS_ENDPOINT_URL": server.endpoint,
-                       "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                       "AWS_DEFAULT_REGION": REGION}.items():
+    config.write_text(
+        "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n"
+    )
+    for key, value in {
+        "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config),
+        "AWS_ENDPOINT_URL": server.endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
         monkeypatch.setenv(key, value)
     boto_session = boto3.Session(region_name=REGION, **CREDENTIALS)
-    return sagemaker.Session(boto_session=boto_session, default_bucket=BUCKET,
-                             sagemaker_client=server.client("sagemaker"),
-                             sagemaker_metrics_client=server.client("sagemaker-metrics"))
+    return sagemaker.Session(
+        boto_session=boto_session,
+        default_bucket=BUCKET,
+        sagemaker_client=server.client("sagemaker"),
+        sagemaker_metrics_client=server.client("sagemaker-metrics"),
+    )
 
 
 def test_run_logs_parameters_and_metrics(session):
@@ -47,20 +56,26 @@ def test_run_logs_parameters_and_metrics(session):
         for step, (loss, acc) in enumerate([(0.9, 0.5), (0.5, 0.7), (0.3, 0.8)]):
             run.log_metric(name="loss", value=loss, step=step)
             run.log_metric(name="accuracy", value=acc, step=step)
-        assert sm.describe_trial_component(TrialComponentName="my-exp-run-1")["Status"] == \
-            {"PrimaryStatus": "InProgress", "Message": "Within a run context"}
+        assert sm.describe_trial_component(TrialComponentName="my-exp-run-1")["Status"] == {
+            "PrimaryStatus": "InProgress",
+            "Message": "Within a run context",
+        }
 
     tc = sm.describe_trial_component(TrialComponentName="my-exp-run-1")
     assert tc["Status"]["PrimaryStatus"] == "Completed" and tc["EndTime"] >= tc["StartTime"]
-    assert tc["Parameters"] == {"lr": {"NumberValue": 0.1}, "optimizer": {"StringValue": "adam"},
-                                "epochs": {"NumberValue": 3.0}}
+    assert tc["Parameters"] == {
+        "lr": {"NumberValue": 0.1},
+        "optimizer": {"StringValue": "adam"},
+        "epochs": {"NumberValue": 3.0},
+    }
     summary = {m["MetricName"]: m for m in tc["Metrics"]}
     assert (summary["loss"]["Min"], summary["loss"]["Max"], summary["loss"]["Last"]) == (0.3, 0.9, 0.3)
     assert summary["accuracy"]["Count"] == 3 and summary["accuracy"]["Avg"] == pytest.approx(2.0 / 3)
     trials = sm.list_trials(ExperimentName="my-exp")["TrialSummaries"]
     assert [t["TrialName"] for t in trials] == ["Default-Run-Group-my-exp"]
-    assert sm.list_tags(ResourceArn=tc["TrialComponentArn"])["Tags"] == \
-        [{"Key": "sagemaker:trial-component-source", "Value": "run"}]
+    assert sm.list_tags(ResourceArn=tc["TrialComponentArn"])["Tags"] == [
+        {"Key": "sagemaker:trial-component-source", "Value": "run"}
+    ]
 
 
 def test_load_run_and_list_runs(session):
@@ -89,9 +104,11 @@ def test_experiment_create_load_list_trials_and_delete_all(session):
     assert [t.trial_name for t in experiment.list_trials()] == ["Default-Run-Group-exp-crud"]
     experiment._delete_all(action="--force")
     sm = session.sagemaker_client
-    for call, kwargs in ((sm.describe_experiment, {"ExperimentName": "exp-crud"}),
-                         (sm.describe_trial, {"TrialName": "Default-Run-Group-exp-crud"}),
-                         (sm.describe_trial_component, {"TrialComponentName": "exp-crud-r"})):
+    for call, kwargs in (
+        (sm.describe_experiment, {"ExperimentName": "exp-crud"}),
+        (sm.describe_trial, {"TrialName": "Default-Run-Group-exp-crud"}),
+        (sm.describe_trial_component, {"TrialComponentName": "exp-crud-r"}),
+    ):
         with pytest.raises(sm.exceptions.ResourceNotFound):
             call(**kwargs)
 
@@ -102,18 +119,29 @@ def test_analytics_and_search_sort_runs_by_metric(session):
             run.log_parameter("seed", ord(name))
             run.log_metric(name="accuracy", value=acc - 0.1, step=0)
             run.log_metric(name="accuracy", value=acc, step=1)
-    frame = ExperimentAnalytics(experiment_name="exp-rank", sagemaker_session=session,
-                                sort_by="Metrics.accuracy.Max", sort_order="Descending").dataframe()
+    frame = ExperimentAnalytics(
+        experiment_name="exp-rank",
+        sagemaker_session=session,
+        sort_by="Metrics.accuracy.Max",
+        sort_order="Descending",
+    ).dataframe()
     assert list(frame["TrialComponentName"]) == ["exp-rank-b", "exp-rank-c", "exp-rank-a"]
     assert list(frame["accuracy - Max"]) == [0.9, 0.8, 0.7]
     assert list(frame["seed"]) == [98.0, 99.0, 97.0]
     assert all(trials == ["Default-Run-Group-exp-rank"] for trials in frame["Trials"])
     found = session.sagemaker_client.search(
-        Resource="ExperimentTrialComponent", SortBy="Metrics.accuracy.Last", SortOrder="Ascending",
-        SearchExpression={"Filters": [{"Name": "Parents.ExperimentName", "Operator": "Equals",
-                                       "Value": "exp-rank"}]})
-    assert [r["TrialComponent"]["TrialComponentName"] for r in found["Results"]] == \
-        ["exp-rank-a", "exp-rank-c", "exp-rank-b"]
+        Resource="ExperimentTrialComponent",
+        SortBy="Metrics.accuracy.Last",
+        SortOrder="Ascending",
+        SearchExpression={
+            "Filters": [{"Name": "Parents.ExperimentName", "Operator": "Equals", "Value": "exp-rank"}]
+        },
+    )
+    assert [r["TrialComponent"]["TrialComponentName"] for r in found["Results"]] == [
+        "exp-rank-a",
+        "exp-rank-c",
+        "exp-rank-b",
+    ]
 
 
 def test_log_file_and_log_artifact_land_in_the_emulator_s3(session, tmp_path):
@@ -137,6 +165,7 @@ def test_log_file_and_log_artifact_land_in_the_emulator_s3(session, tmp_path):
 def _sklearn_stand_in() -> types.ModuleType:
     """The three graph loggers import sklearn.metrics; the emulator does not care how the numbers
     are computed, so when scikit-learn is absent a numpy stand-in supplies them."""
+
     def confusion_matrix(y_true, y_pred):
         labels = sorted(set(y_true) | set(y_pred))
         out = np.zeros((len(labels), len(labels)), dtype=int)
@@ -153,7 +182,7 @@ def _sklearn_stand_in() -> types.ModuleType:
         return fpr, tpr, thresholds
 
     def precision_recall_curve(y_true, probas, pos_label=None):
-        fpr, tpr, thresholds = roc_curve(y_true, probas)
+        _, tpr, thresholds = roc_curve(y_true, probas)
         y, s = np.array(y_true), np.array(probas)
         precision = np.array([((s >= t) & (y == 1)).sum() / max((s >= t).sum(), 1) for t in thresholds])
         return precision, tpr, thresholds
@@ -183,8 +212,9 @@ def test_graph_artifacts_upload_and_create_lineage(session, monkeypatch):
         run.log_precision_recall(y_true, y_score, title="pr")
         tc_arn = run._trial_component.trial_component_arn
     s3 = session.boto_session.client("s3")
-    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="trial-component-artifacts/")
-                  ["Contents"])
+    keys = sorted(
+        o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="trial-component-artifacts/")["Contents"]
+    )
     assert keys == [f"trial-component-artifacts/exp-graphs-r/{n}.json" for n in ("confusion", "pr", "roc")]
     matrix = json.loads(s3.get_object(Bucket=BUCKET, Key=keys[0])["Body"].read())
     assert matrix["type"] == "ConfusionMatrix" and matrix["confusionMatrix"] == [[2, 0], [1, 2]]
@@ -193,20 +223,36 @@ def test_graph_artifacts_upload_and_create_lineage(session, monkeypatch):
     produced = sm.list_associations(SourceArn=tc_arn)["AssociationSummaries"]
     assert [a["AssociationType"] for a in produced] == ["Produced"] * 3
     artifacts = [sm.describe_artifact(ArtifactArn=a["DestinationArn"]) for a in produced]
-    assert sorted(a["ArtifactType"] for a in artifacts) == ["ConfusionMatrix", "PrecisionRecallCurve", "ROCCurve"]
+    assert sorted(a["ArtifactType"] for a in artifacts) == [
+        "ConfusionMatrix",
+        "PrecisionRecallCurve",
+        "ROCCurve",
+    ]
     assert {a["Source"]["SourceUri"] for a in artifacts} == {f"s3://{BUCKET}/{k}" for k in keys}
 
 
 def test_model_register_approve_and_list_versions(session):
-    model = sagemaker.model.Model(image_uri=IMAGE, model_data=f"s3://{BUCKET}/model.tar.gz", role=ROLE,
-                                  sagemaker_session=session)
-    metrics = ModelMetrics(model_statistics=MetricsSource(content_type="application/json",
-                                                          s3_uri=f"s3://{BUCKET}/evaluation.json"))
-    packages = [model.register(content_types=["text/csv"], response_types=["text/csv"],
-                               inference_instances=["ml.m5.large"], transform_instances=["ml.m5.large"],
-                               model_package_group_name="churn-models", model_metrics=metrics,
-                               approval_status="PendingManualApproval", description=f"v{i}")
-                for i in (1, 2)]
+    model = sagemaker.model.Model(
+        image_uri=IMAGE, model_data=f"s3://{BUCKET}/model.tar.gz", role=ROLE, sagemaker_session=session
+    )
+    metrics = ModelMetrics(
+        model_statistics=MetricsSource(
+            content_type="application/json", s3_uri=f"s3://{BUCKET}/evaluation.json"
+        )
+    )
+    packages = [
+        model.register(
+            content_types=["text/csv"],
+            response_types=["text/csv"],
+            inference_instances=["ml.m5.large"],
+            transform_instances=["ml.m5.large"],
+            model_package_group_name="churn-models",
+            model_metrics=metrics,
+            approval_status="PendingManualApproval",
+            description=f"v{i}",
+        )
+        for i in (1, 2)
+    ]
     arns = [p.model_package_arn for p in packages]
     assert [a.rsplit("/", 2)[1:] for a in arns] == [["churn-models", "1"], ["churn-models", "2"]]
     sm = session.sagemaker_client
@@ -221,9 +267,12 @@ def test_model_register_approve_and_list_versions(session):
     desc = sm.describe_model_package(ModelPackageName=arns[1])
     assert (desc["ModelApprovalStatus"], desc["ApprovalDescription"]) == ("Approved", "passed review")
     assert desc["CustomerMetadataProperties"] == {"git": "abc123"}
-    versions = sm.list_model_packages(ModelPackageGroupName="churn-models", SortBy="CreationTime",
-                                      SortOrder="Ascending")["ModelPackageSummaryList"]
-    assert [(v["ModelPackageVersion"], v["ModelApprovalStatus"]) for v in versions] == \
-        [(1, "Rejected"), (2, "Approved")]
+    versions = sm.list_model_packages(
+        ModelPackageGroupName="churn-models", SortBy="CreationTime", SortOrder="Ascending"
+    )["ModelPackageSummaryList"]
+    assert [(v["ModelPackageVersion"], v["ModelApprovalStatus"]) for v in versions] == [
+        (1, "Rejected"),
+        (2, "Approved"),
+    ]
     latest = session.get_most_recently_created_approved_model_package("churn-models")
     assert latest.model_package_arn == arns[1]

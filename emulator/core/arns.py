@@ -17,6 +17,7 @@ SAGEMAKER_RESOURCE = {
     "ModelPackageGroup": "model-package-group",
     "ModelPackage": "model-package",
     "Pipeline": "pipeline",
+    "Artifact": "artifact",
 }
 
 

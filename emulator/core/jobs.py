@@ -285,6 +285,7 @@ def finish_job(services: Services, kind: JobKind, name: str, status: str, *,
         else:
             body.setdefault("ProcessingStartTime", body["CreationTime"])
     job = update_job(services, kind, name, change)
+    services.notify_job("finished", kind.kind, name)
     if job is not None:
         try:
             from emulator.core import experiments

@@ -41,7 +41,8 @@ class Records:
                on_conflict: Callable[[], Exception]) -> dict[str, Any]:
         """Create a record; `on_conflict()` builds the error raised when the name is taken."""
         with self.db.transaction() as conn:
-            if conn.execute("SELECT 1 FROM resources WHERE kind=? AND name=?", (kind, name)).fetchone():
+            # SageMaker names are unique regardless of case (its ARNs lower-case them).
+            if conn.execute("SELECT 1 FROM resources WHERE kind=? AND lower(name)=lower(?)", (kind, name)).fetchone():
                 raise on_conflict()
             conn.execute("INSERT INTO resources (kind, name, arn, created, body) VALUES (?,?,?,?,?)",
                          (kind, name, arn, time.time(), json.dumps(body)))
@@ -49,6 +50,9 @@ class Records:
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
         row = self.db.query_one("SELECT body FROM resources WHERE kind=? AND name=?", (kind, name))
+        if row is None:
+            # Clients describe jobs by the tail of their (lower-cased) ARN: look names up case-insensitively.
+            row = self.db.query_one("SELECT body FROM resources WHERE kind=? AND lower(name)=lower(?)", (kind, name))
         return json.loads(row["body"]) if row else None
 
     def get_by_arn(self, arn: str) -> tuple[str, str, dict[str, Any]] | None:
@@ -58,6 +62,7 @@ class Records:
     def update(self, kind: str, name: str, change: Callable[[dict[str, Any]], Any]) -> dict[str, Any] | None:
         """Read-modify-write under the write lock; `change` mutates the body in place."""
         with self.db.transaction() as conn:
+            name = _canonical(conn, kind, name)
             row = conn.execute("SELECT body FROM resources WHERE kind=? AND name=?", (kind, name)).fetchone()
             if row is None:
                 return None
@@ -75,6 +80,7 @@ class Records:
 
     def delete(self, kind: str, name: str) -> bool:
         with self.db.transaction() as conn:
+            name = _canonical(conn, kind, name)
             row = conn.execute("SELECT arn FROM resources WHERE kind=? AND name=?", (kind, name)).fetchone()
             if row is None:
                 return False
@@ -107,3 +113,10 @@ class Records:
 
     def arn_exists(self, arn: str) -> bool:
         return self.db.query_one("SELECT 1 FROM resources WHERE arn=?", (arn,)) is not None
+
+
+def _canonical(conn, kind: str, name: str) -> str:
+    """The stored spelling of a name given in any case."""
+    row = conn.execute("SELECT name FROM resources WHERE kind=? AND lower(name)=lower(?) "
+                       "ORDER BY name=? DESC LIMIT 1", (kind, name, name)).fetchone()
+    return row["name"] if row else name

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_SECONDS = 120  # SIGTERM, then SIGKILL after 120 s, as StopTrainingJob documents
 LABEL = "sagemaker-emulator"
+SIMULATED_PLATFORM_ERRORS = ("CapacityError:", "InternalServerError:")
 
 
 class JobFailure(Exception):
@@ -262,6 +263,10 @@ class JobRun:
     def _failure_reason(self, codes: list[int]) -> str:
         text = self._read_first(["output/failure"])
         if text:
+            # Emulator hook: a container may simulate platform failures (which pipeline retry
+            # policies match) by starting its failure file with one of these error classes.
+            if text.startswith(SIMULATED_PLATFORM_ERRORS):
+                return text
             return "AlgorithmError: " + text
         code = next((c for c in codes if c != 0), 1)
         if code == 137:

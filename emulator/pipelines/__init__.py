@@ -1,0 +1,1 @@
+"""SageMaker Pipelines: definition checks, the step graph, expressions, and the executor."""

@@ -1,0 +1,298 @@
+"""SageMaker Pipelines through boto3: definition checks, execution, conditions, caching, retry, stop."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.jobhelpers import ROLE, ensure_byo_image, unique
+from tests.pipelinehelpers import (definition, processing_step, steps_by_name, training_step,
+                                   wait_execution)
+
+
+@pytest.fixture(scope="module")
+def bucket(server):
+    name = unique("pipes")
+    server.client("s3").create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(scope="module")
+def byo():
+    return ensure_byo_image()
+
+
+def create(sagemaker, steps, parameters=(), **kwargs) -> str:
+    name = unique("pipe")
+    sagemaker.create_pipeline(PipelineName=name, RoleArn=ROLE,
+                              PipelineDefinition=definition(steps, parameters, kwargs.pop("experiment", False)),
+                              **kwargs)
+    return name
+
+
+def test_definition_errors_name_the_step(sagemaker):
+    bad = [
+        ([{"Name": "A", "Type": "Teleport", "Arguments": {}}], "unknown step type"),
+        ([{"Name": "A", "Type": "Fail", "Arguments": {}, "DependsOn": ["Nope"]}], "Nope"),
+        ([{"Name": "A", "Type": "Fail", "Arguments": {}}, {"Name": "A", "Type": "Fail", "Arguments": {}}],
+         "Duplicate step name A"),
+        ([{"Name": "A", "Type": "Fail", "Arguments": {"ErrorMessage": {"Get": "Parameters.Missing"}}}],
+         "parameter Missing"),
+        ([{"Name": "A", "Type": "Fail", "Arguments": {}, "DependsOn": ["B"]},
+          {"Name": "B", "Type": "Fail", "Arguments": {}, "DependsOn": ["A"]}], "Fail step"),
+        ([processing_step("A", "true", depends_on=["B"]), processing_step("B", "true", depends_on=["A"])], "cycle"),
+    ]
+    for steps, expected in bad:
+        with pytest.raises(sagemaker.exceptions.ClientError) as info:
+            create(sagemaker, steps)
+        assert info.value.response["Error"]["Code"] == "ValidationException"
+        assert expected in info.value.response["Error"]["Message"], info.value.response["Error"]["Message"]
+
+
+def test_create_duplicate_update_versions_and_describe(sagemaker):
+    steps = [{"Name": "F", "Type": "Fail", "Arguments": {"ErrorMessage": "x"}}]
+    name = create(sagemaker, steps)
+    with pytest.raises(sagemaker.exceptions.ClientError) as info:
+        sagemaker.create_pipeline(PipelineName=name, RoleArn=ROLE, PipelineDefinition=definition(steps))
+    assert info.value.response["Error"]["Code"] == "ValidationException"
+    assert "already exists" in info.value.response["Error"]["Message"]
+    updated = sagemaker.update_pipeline(PipelineName=name, PipelineDefinition=definition(steps),
+                                        PipelineDescription="v2")
+    assert updated["PipelineVersionId"] == 2
+    versions = sagemaker.list_pipeline_versions(PipelineName=name, MaxResults=1)["PipelineVersionSummaries"]
+    assert versions[0]["PipelineVersionId"] == 2
+    desc = sagemaker.describe_pipeline(PipelineName=name)
+    assert json.loads(desc["PipelineDefinition"])["Steps"][0]["Name"] == "F"
+    assert desc["PipelineStatus"] == "Active" and desc["PipelineArn"].endswith(f":pipeline/{name}")
+    assert name in [p["PipelineName"] for p in sagemaker.list_pipelines(PipelineNamePrefix=name)["PipelineSummaries"]]
+    sagemaker.delete_pipeline(PipelineName=name)
+    with pytest.raises(sagemaker.exceptions.ResourceNotFound):
+        sagemaker.describe_pipeline(PipelineName=name)
+
+
+def test_parameters_conditions_and_both_branches(server, sagemaker, bucket, byo):
+    out = f"s3://{bucket}/cond"
+    steps = [
+        processing_step("Evaluate", "echo '{\"metrics\": {\"mse\": 2.5}}' > /opt/ml/processing/eval/report.json",
+                        outputs=[("evaluation", f"{out}/eval", "/opt/ml/processing/eval")],
+                        PropertyFiles=[{"PropertyFileName": "Report", "OutputName": "evaluation",
+                                        "FilePath": "report.json"}]),
+        {"Name": "Check", "Type": "Condition", "Arguments": {
+            "Conditions": [{"Type": "LessThanOrEqualTo", "LeftValue": {"Std:JsonGet": {
+                "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.Report"}, "Path": "metrics.mse"}},
+                "RightValue": {"Get": "Parameters.Threshold"}}],
+            "IfSteps": [processing_step("Good", "echo good")],
+            "ElseSteps": [{"Name": "Bad", "Type": "Fail", "Arguments": {"ErrorMessage": {"Std:Join": {
+                "On": " ", "Values": ["MSE above", {"Get": "Parameters.Threshold"}]}}}}]}},
+    ]
+    name = create(sagemaker, steps, [{"Name": "Threshold", "Type": "Float", "DefaultValue": 3.0}])
+
+    good = sagemaker.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
+    desc = wait_execution(sagemaker, good)
+    assert desc["PipelineExecutionStatus"] == "Succeeded", steps_by_name(sagemaker, good)
+    found = steps_by_name(sagemaker, good)
+    assert set(found) == {"Evaluate", "Check", "Good"}
+    assert found["Check"]["Metadata"] == {"Condition": {"Outcome": "True"}}
+    assert found["Evaluate"]["Metadata"]["ProcessingJob"]["Arn"].split("/")[-1].startswith(
+        f"pipelines-{good.rsplit('/', 1)[-1]}-Evaluate-".lower())
+    ordered = sagemaker.list_pipeline_execution_steps(PipelineExecutionArn=good)["PipelineExecutionSteps"]
+    assert ordered[0]["StepName"] == "Good"  # newest first
+
+    bad = sagemaker.start_pipeline_execution(
+        PipelineName=name, PipelineParameters=[{"Name": "Threshold", "Value": "1.5"}])["PipelineExecutionArn"]
+    desc = wait_execution(sagemaker, bad)
+    assert desc["PipelineExecutionStatus"] == "Failed"
+    assert desc["FailureReason"] == "Step failure: One or multiple steps failed."
+    found = steps_by_name(sagemaker, bad)
+    assert set(found) == {"Evaluate", "Check", "Bad"}
+    assert found["Check"]["Metadata"] == {"Condition": {"Outcome": "False"}}
+    assert found["Bad"]["StepStatus"] == "Failed"
+    assert found["Bad"]["FailureReason"] == "MSE above 1.5"
+    assert found["Bad"]["Metadata"] == {"Fail": {"ErrorMessage": "MSE above 1.5"}}
+    params = sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=bad)["PipelineParameters"]
+    assert params == [{"Name": "Threshold", "Value": "1.5"}]
+    executions = sagemaker.list_pipeline_executions(PipelineName=name)["PipelineExecutionSummaries"]
+    assert [e["PipelineExecutionArn"] for e in executions] == [bad, good]
+
+
+def test_step_properties_flow_into_training_with_native_types(server, sagemaker, bucket, byo):
+    out = f"s3://{bucket}/flow"
+    steps = [
+        processing_step("Prep", "echo 1,2 > /opt/ml/processing/train/data.csv",
+                        outputs=[("train", f"{out}/train", "/opt/ml/processing/train")]),
+        training_step("Train", "cp /opt/ml/input/data/train/data.csv /opt/ml/model/; echo 'loss=0.125'",
+                      f"{out}/model", arguments={
+                          "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {
+                              "S3DataType": "S3Prefix", "S3DataDistributionType": "FullyReplicated",
+                              "S3Uri": {"Get": "Steps.Prep.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"}}}}],
+                          "HyperParameters": {"epochs": {"Std:Join": {"On": "", "Values": [
+                              {"Get": "Parameters.Epochs"}]}}},
+                          "AlgorithmSpecification": {
+                              "TrainingImage": "smemu-test-byo:latest", "TrainingInputMode": "File",
+                              "ContainerEntrypoint": ["sh", "-c", "cp /opt/ml/input/data/train/data.csv "
+                                                      "/opt/ml/model/; echo loss=0.125"],
+                              "MetricDefinitions": [{"Name": "train:loss", "Regex": "loss=([0-9.]+)"}]},
+                          "ResourceConfig": {"VolumeSizeInGB": 1, "InstanceType": "ml.m5.large",
+                                             "InstanceCount": {"Get": "Parameters.Count"}}}),
+        {"Name": "Gate", "Type": "Condition", "Arguments": {"Conditions": [
+            {"Type": "LessThan", "LeftValue": {"Get": "Steps.Train.FinalMetricDataList['train:loss'].Value"},
+             "RightValue": 0.5},
+            {"Type": "Equals", "LeftValue": {"Get": "Steps.Train.HyperParameters['epochs']"}, "RightValue": "7"}],
+            "IfSteps": [], "ElseSteps": [{"Name": "NoGood", "Type": "Fail", "Arguments": {"ErrorMessage": "no"}}]}},
+    ]
+    name = create(sagemaker, steps, [{"Name": "Epochs", "Type": "Integer", "DefaultValue": 7},
+                                     {"Name": "Count", "Type": "Integer", "DefaultValue": 1}])
+    arn = sagemaker.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
+    desc = wait_execution(sagemaker, arn)
+    found = steps_by_name(sagemaker, arn)
+    assert desc["PipelineExecutionStatus"] == "Succeeded", found
+    assert found["Gate"]["Metadata"]["Condition"]["Outcome"] == "True"
+    job = sagemaker.describe_training_job(TrainingJobName=found["Train"]["Metadata"]["TrainingJob"]["Arn"]
+                                          .split("/")[-1])
+    assert job["ResourceConfig"]["InstanceCount"] == 1 and job["HyperParameters"] == {"epochs": "7"}
+
+
+def test_cache_hit_on_rerun(sagemaker, bucket, byo):
+    steps = [processing_step("Cached", "echo cached", CacheConfig={"Enabled": True, "ExpireAfter": "P30D"})]
+    name = create(sagemaker, steps)
+    first = sagemaker.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
+    assert wait_execution(sagemaker, first)["PipelineExecutionStatus"] == "Succeeded"
+    second = sagemaker.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
+    assert wait_execution(sagemaker, second)["PipelineExecutionStatus"] == "Succeeded"
+    a, b = steps_by_name(sagemaker, first)["Cached"], steps_by_name(sagemaker, second)["Cached"]
+    assert "CacheHitResult" not in a
+    assert b["CacheHitResult"] == {"SourcePipelineExecutionArn": first}
+    assert b["Metadata"] == a["Metadata"]  # points at the source execution's job
+
+
+def test_retry_policy_runs_a_new_job_after_a_capacity_error(server, sagemaker, bucket, byo):
+    # First attempt: no marker yet -> write it (plain HTTP to the emulator's S3; the image has no
+    # boto3) and fail as a capacity error; the second attempt finds it and succeeds.
+    url = f"$AWS_ENDPOINT_URL/{bucket}/retry/marker"
+    script = (f"if python3 -c \"import urllib.request as u; u.urlopen('{url}')\" 2>/dev/null; then echo second; "
+              f"else python3 -c \"import urllib.request as u; u.urlopen(u.Request('{url}', b'1', method='PUT'))\"; "
+              "echo 'CapacityError: simulated' > /opt/ml/output/failure; exit 1; fi")
+    # The script is longer than ContainerEntrypoint items may be (256): pass it in the environment.
+    steps = [training_step("Flaky", 'eval "$SCRIPT"', f"s3://{bucket}/retry/out",
+                           arguments={"Environment": {"SCRIPT": script}}, RetryPolicies=[
+        {"ExceptionType": ["SageMaker.CAPACITY_ERROR"], "IntervalSeconds": 1, "BackoffRate": 1.0,
+         "MaxAttempts": 2}])]
+    name = create(sagemaker, steps)
+    arn = sagemaker.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
+    desc = wait_execution(sagemaker, arn)
+    step = steps_by_name(sagemaker, arn)["Flaky"]
+    assert desc["PipelineExecutionStatus"] == "Succeeded", step.get("FailureReason")
+    assert step["AttemptCount"] == 2
+    jobs = sagemaker.list_training_jobs(NameContains=f"pipelines-{arn.rsplit('/', 1)[-1]}")["TrainingJobSummaries"]
+    assert sorted(j["TrainingJobStatus"] for j in jobs) == ["Completed", "Failed"]
+
+
+def test_failed_step_blocks_dependents_and_retry_execution_reruns_it(server, sagemaker, bucket, byo):
+    script = (f"python3 -c \"import urllib.request as u; u.urlopen('$AWS_ENDPOINT_URL/{bucket}/go/now')\" "
+              "|| exit 4")
+    steps = [processing_step("MayFail", script), processing_step("After", "echo after", depends_on=["MayFail"])]
+    name = create(sagemaker, steps)
+    arn = sagemaker.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
+    desc = wait_execution(sagemaker, arn)
+    assert desc["PipelineExecutionStatus"] == "Failed"
+    assert set(steps_by_name(sagemaker, arn)) == {"MayFail"}
+    server.client("s3").put_object(Bucket=bucket, Key="go/now", Body=b"ok")
+    sagemaker.retry_pipeline_execution(PipelineExecutionArn=arn)
+    desc = wait_execution(sagemaker, arn)
+    assert desc["PipelineExecutionStatus"] == "Succeeded"
+    assert set(steps_by_name(sagemaker, arn)) == {"MayFail", "After"}
+
+
+def test_stop_mid_run(sagemaker, bucket, byo):
+    steps = [processing_step("Long", "trap 'exit 0' TERM; sleep 120 & wait"),
+             processing_step("Never", "echo never", depends_on=["Long"])]
+    name = create(sagemaker, steps)
+    arn = sagemaker.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
+    deadline = time.time() + 60
+    while steps_by_name(sagemaker, arn).get("Long", {}).get("StepStatus") != "Executing":
+        assert time.time() < deadline
+        time.sleep(0.2)
+    time.sleep(1)
+    sagemaker.stop_pipeline_execution(PipelineExecutionArn=arn)
+    desc = wait_execution(sagemaker, arn)
+    assert desc["PipelineExecutionStatus"] == "Stopped"
+    found = steps_by_name(sagemaker, arn)
+    assert found["Long"]["StepStatus"] == "Stopped" and "Never" not in found
+    with pytest.raises(sagemaker.exceptions.ClientError):
+        sagemaker.stop_pipeline_execution(PipelineExecutionArn=arn)
+
+
+def test_independent_branches_overlap_in_time(sagemaker, bucket, byo):
+    steps = [processing_step("Left", "sleep 2"), processing_step("Right", "sleep 2")]
+    name = create(sagemaker, steps)
+    arn = sagemaker.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
+    assert wait_execution(sagemaker, arn)["PipelineExecutionStatus"] == "Succeeded"
+    found = steps_by_name(sagemaker, arn)
+    left, right = found["Left"], found["Right"]
+    assert left["StartTime"] < right["EndTime"] and right["StartTime"] < left["EndTime"]
+
+
+def test_parallelism_limit_serialises_steps(sagemaker, bucket, byo):
+    steps = [processing_step("One", "sleep 1"), processing_step("Two", "sleep 1")]
+    name = create(sagemaker, steps, ParallelismConfiguration={"MaxParallelExecutionSteps": 1})
+    arn = sagemaker.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
+    assert wait_execution(sagemaker, arn)["PipelineExecutionStatus"] == "Succeeded"
+    found = steps_by_name(sagemaker, arn)
+    first, second = sorted(found.values(), key=lambda s: s["StartTime"])
+    assert second["StartTime"] >= first["EndTime"]
+
+
+def test_twenty_trivial_steps(sagemaker, bucket, byo):
+    steps = [{"Name": f"Cond{i}", "Type": "Condition", "DependsOn": [f"Cond{i - 1}"] if i else [],
+              "Arguments": {"Conditions": [{"Type": "Equals", "LeftValue": i, "RightValue": i}],
+                            "IfSteps": [], "ElseSteps": []}} for i in range(20)]
+    name = create(sagemaker, steps)
+    arn = sagemaker.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
+    assert wait_execution(sagemaker, arn, timeout=60)["PipelineExecutionStatus"] == "Succeeded"
+    assert len(steps_by_name(sagemaker, arn)) == 20
+
+
+def test_callback_step_waits_for_send_step_success(sagemaker):
+    steps = [{"Name": "Approve", "Type": "Callback", "Arguments": {"note": "hi"}, "SqsQueueUrl": "https://q",
+              "OutputParameters": [{"OutputName": "ok", "OutputType": "Boolean"}]},
+             {"Name": "Gate", "Type": "Condition", "Arguments": {"Conditions": [
+                 {"Type": "Equals", "LeftValue": {"Get": "Steps.Approve.OutputParameters['ok']"}, "RightValue": True}],
+                 "IfSteps": [], "ElseSteps": [{"Name": "Nope", "Type": "Fail", "Arguments": {"ErrorMessage": ""}}]}}]
+    name = create(sagemaker, steps)
+    arn = sagemaker.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
+    deadline = time.time() + 30
+    token = None
+    while token is None:
+        assert time.time() < deadline
+        token = steps_by_name(sagemaker, arn).get("Approve", {}).get("Metadata", {}).get("Callback", {}).get(
+            "CallbackToken")
+        time.sleep(0.2)
+    assert sagemaker.send_pipeline_execution_step_success(
+        CallbackToken=token, OutputParameters=[{"Name": "ok", "Value": "true"}])["PipelineExecutionArn"] == arn
+    assert wait_execution(sagemaker, arn)["PipelineExecutionStatus"] == "Succeeded"
+
+
+def test_unrunnable_step_types_fail_clearly(sagemaker):
+    steps = [{"Name": "Emr", "Type": "EMR", "Arguments": {"ClusterId": "j-1", "StepConfig": {}}}]
+    name = create(sagemaker, steps)
+    arn = sagemaker.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
+    assert wait_execution(sagemaker, arn)["PipelineExecutionStatus"] == "Failed"
+    assert "cannot run in the SageMaker Emulator" in steps_by_name(sagemaker, arn)["Emr"]["FailureReason"]
+
+
+def test_start_parameter_errors(sagemaker):
+    name = create(sagemaker, [{"Name": "F", "Type": "Fail", "Arguments": {}}],
+                  [{"Name": "Need", "Type": "String"}, {"Name": "Flag", "Type": "Boolean", "DefaultValue": False}])
+    for params, expected in (([], "Parameter 'Need' is undefined."),
+                             ([{"Name": "Need", "Value": "x"}, {"Name": "Zzz", "Value": "1"}], "Unknown parameter 'Zzz'"),
+                             ([{"Name": "Need", "Value": "x"}, {"Name": "Flag", "Value": "maybe"}], "Flag")):
+        with pytest.raises(sagemaker.exceptions.ClientError) as info:
+            sagemaker.start_pipeline_execution(PipelineName=name, PipelineParameters=params)
+        assert expected in info.value.response["Error"]["Message"]
+    arn = sagemaker.start_pipeline_execution(PipelineName=name, PipelineParameters=[
+        {"Name": "Need", "Value": "x"}, {"Name": "Flag", "Value": "TRUE"}])["PipelineExecutionArn"]
+    wait_execution(sagemaker, arn)
+    params = sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)["PipelineParameters"]
+    assert params == [{"Name": "Need", "Value": "x"}, {"Name": "Flag", "Value": "TRUE"}]
