@@ -89,3 +89,28 @@ def test_job_whose_containers_vanished_is_marked_failed(own_server):
     job = wait_for(lambda: sm.describe_training_job(TrainingJobName=name), "TrainingJobStatus", timeout=60)
     assert job["TrainingJobStatus"] == "Failed"
     assert "containers no longer exist" in job["FailureReason"]
+
+
+@pytest.mark.docker
+def test_pipeline_execution_resumes_after_restart(own_server):
+    from tests.pipelinehelpers import definition, processing_step, steps_by_name, wait_execution
+    ensure_byo_image()
+    sm = own_server.client("sagemaker")
+    steps = [processing_step("Slow", "sleep 4; echo slow"), processing_step("Next", "echo next", depends_on=["Slow"])]
+    sm.create_pipeline(PipelineName="resume", RoleArn="arn:aws:iam::000000000000:role/R",
+                       PipelineDefinition=definition(steps))
+    arn = sm.start_pipeline_execution(PipelineName="resume")["PipelineExecutionArn"]
+    deadline = time.time() + 60
+    while steps_by_name(sm, arn).get("Slow", {}).get("StepStatus") != "Executing":
+        assert time.time() < deadline
+        time.sleep(0.2)
+    time.sleep(1)
+    own_server.restart()
+    sm = own_server.client("sagemaker")
+    desc = wait_execution(sm, arn, timeout=120)
+    found = steps_by_name(sm, arn)
+    assert desc["PipelineExecutionStatus"] == "Succeeded", found
+    assert [found["Slow"]["StepStatus"], found["Next"]["StepStatus"]] == ["Succeeded", "Succeeded"]
+    # The step kept its original job: no second job was started for it.
+    jobs = sm.list_processing_jobs(NameContains=f"pipelines-{arn.rsplit('/', 1)[-1]}-Slow")
+    assert len(jobs["ProcessingJobSummaries"]) == 1

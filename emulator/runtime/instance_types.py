@@ -15,7 +15,7 @@ from dataclasses import dataclass
 GIB = 1024 ** 3
 
 # GiB of memory per vCPU, by the letters that start the family name.
-MEMORY_PER_VCPU = {"c": 2.0, "m": 4.0, "t": 2.0, "r": 8.0, "x": 16.0, "z": 8.0, "g": 4.0, "p": 7.6,
+MEMORY_PER_VCPU = {"c": 2.0, "m": 4.0, "t": 4.0, "r": 8.0, "x": 16.0, "z": 8.0, "g": 4.0, "p": 7.6,
                    "inf": 2.0, "trn": 4.0}
 GPUS = {"ml.p3.2xlarge": 1, "ml.p3.8xlarge": 4, "ml.p3.16xlarge": 8, "ml.g4dn.xlarge": 1, "ml.g4dn.2xlarge": 1,
         "ml.g5.xlarge": 1, "ml.g5.2xlarge": 1, "ml.g5.12xlarge": 4, "ml.p4d.24xlarge": 8}
@@ -52,7 +52,10 @@ def nominal(instance_type: str) -> Limits:
     family, _, size = match.groups()
     vcpus = _vcpus(size)
     per_cpu = MEMORY_PER_VCPU.get(family, MEMORY_PER_VCPU.get(family[:1], 4.0))
-    return Limits(vcpus, int(vcpus * per_cpu * GIB), GPUS.get(instance_type, 0))
+    memory = vcpus * per_cpu * GIB
+    if size in ("medium", "small", "micro", "nano"):
+        memory = {"medium": 4, "small": 2, "micro": 1, "nano": 0.5}[size] * GIB  # burstable sizes
+    return Limits(vcpus, int(memory), GPUS.get(instance_type, 0))
 
 
 def limits_for(instance_type: str) -> Limits:
