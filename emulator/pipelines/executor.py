@@ -99,8 +99,13 @@ class ExecutionRun:
         try:
             self._loop()
         except Exception as exc:  # noqa: BLE001 - an execution must never hang in Executing
+            if self.engine.resetting:
+                return  # POST /_emulator/reset wiped the execution under us
             log.exception("pipeline execution %s crashed", self.arn)
-            self._finish("Failed", f"Internal error in the emulator: {exc}")
+            try:
+                self._finish("Failed", f"Internal error in the emulator: {exc}")
+            except Exception:  # noqa: BLE001
+                log.exception("cannot record the failure of %s", self.arn)
         finally:
             self.engine.forget(self.arn)
 
@@ -357,7 +362,16 @@ class PipelineEngine:
         self.runs: dict[str, ExecutionRun] = {}
         self._lock = threading.Lock()
         self._job_events: dict[tuple[str, str], threading.Event] = {}
+        self.resetting = False
         services.job_listeners.append(self._on_job_event)
+        services.reset_hooks.append(self._stop_all)
+
+    def _stop_all(self) -> None:
+        self.resetting = True
+        with self._lock:
+            arns = list(self.runs)
+        for arn in arns:
+            self.stop(arn)
 
     def _on_job_event(self, event: str, kind: str, name: str) -> None:
         if event == "finished":
