@@ -389,6 +389,7 @@ class PipelineEngine:
             self._job_events.pop((kind, name), None)
 
     def launch(self, arn: str) -> None:
+        self.resetting = False  # a new execution after a reset: crashes are real again
         run = ExecutionRun(self, arn)
         with self._lock:
             self.runs[arn] = run
