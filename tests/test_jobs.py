@@ -228,3 +228,22 @@ def test_duplicate_name_list_filters_and_tags(sagemaker, bucket, byo_image):
     with pytest.raises(sagemaker.exceptions.ClientError) as info:
         sagemaker.describe_training_job(TrainingJobName="does-not-exist")
     assert info.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_continuous_output_is_uploaded_while_the_job_runs(server, sagemaker, bucket, byo_image):
+    s3 = server.client("s3")
+    name = unique("cont")
+    req = shell_processing_job(name, "echo early > /opt/ml/processing/out/early.txt; sleep 6",
+                               outputs=[(f"s3://{bucket}/cont/{name}", "/opt/ml/processing/out")])
+    req["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3UploadMode"] = "Continuous"
+    sagemaker.create_processing_job(**req)
+    deadline = time.time() + 30
+    while True:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"cont/{name}/").get("Contents", [])
+        status = sagemaker.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"]
+        if listed:
+            break
+        assert time.time() < deadline and status == "InProgress", status
+        time.sleep(0.3)
+    assert status == "InProgress"  # uploaded before the job ended
+    assert processing(sagemaker, name)["ProcessingJobStatus"] == "Completed"

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+CONTINUOUS_UPLOAD_SECONDS = 2.0
 STOP_TIMEOUT_SECONDS = 120  # SIGTERM, then SIGKILL after 120 s, as StopTrainingJob documents
 LABEL = "sagemaker-emulator"
 SIMULATED_PLATFORM_ERRORS = ("CapacityError:", "InternalServerError:")
@@ -178,6 +179,9 @@ class JobRun:
             timer.start()
         codes: list[int] = [0] * len(self.hosts)
         failed = threading.Event()
+        finished = threading.Event()
+        if self._continuous_outputs():
+            threading.Thread(target=self._sync_continuous, args=(finished,), daemon=True).start()
 
         def wait_one(i: int, host: Host) -> None:
             codes[i] = self.rt.backend.wait(host.container_id)
@@ -193,11 +197,29 @@ class JobRun:
             t.start()
         for t in threads:
             t.join()
+        finished.set()
         if timer:
             timer.cancel()
         # Give the log followers a moment to drain what the containers printed last.
         time.sleep(0.05)
         return codes
+
+    def _continuous_outputs(self) -> list[dict[str, Any]]:
+        if self.kind is not PROCESSING:
+            return []
+        return [o["S3Output"] for o in self.job.get("ProcessingOutputConfig", {}).get("Outputs", [])
+                if o.get("S3Output", {}).get("S3UploadMode") == "Continuous"]
+
+    def _sync_continuous(self, finished: threading.Event) -> None:
+        """S3UploadMode=Continuous: upload what the job has written so far, every few seconds."""
+        while not finished.wait(CONTINUOUS_UPLOAD_SECONDS):
+            for output in self._continuous_outputs():
+                for host in self.hosts:
+                    try:
+                        staging.upload_tree(self.services, host.ml / output["LocalPath"][len("/opt/ml/"):],
+                                            output["S3Uri"], copy=True)
+                    except Exception:  # noqa: BLE001 - the final upload at the end reports problems
+                        log.debug("continuous upload failed", exc_info=True)
 
     def stop(self, reason: str = "Stopped") -> None:
         with self._stop_lock:
