@@ -25,7 +25,8 @@ try:  # `regex` understands Java's \p{..} classes that some SageMaker patterns u
 except ImportError:  # pragma: no cover
     _regex = None
 
-MAX_REPORTED = 10  # AWS lists at most this many violations in one message
+MAX_REPORTED = 10
+NON_FINITE = ("NaN", "Infinity", "-Infinity")  # AWS lists at most this many violations in one message
 
 
 @lru_cache(maxsize=4096)
@@ -135,6 +136,8 @@ def _check(shape: Shape, value: Any, path: str, out: _Collector) -> None:
                 raise SerializationException(f"Expected an integer at '{path}'")
         _check_range(shape, value, path, out)
     elif kind in ("float", "double"):
+        if isinstance(value, str) and value in NON_FINITE:
+            return  # JSON protocols carry non-finite floats as these strings (botocore sends them so)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise SerializationException(f"Expected a number at '{path}'")
         _check_range(shape, value, path, out)
