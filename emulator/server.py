@@ -99,5 +99,7 @@ def start_runtime(services: Services) -> None:
     if services.settings.run_jobs:
         from emulator.runtime.supervisor import start_supervisor
         start_supervisor(services)
+    from emulator.core import tuning
     from emulator.pipelines.control import engine
+    tuning.resume_all(services)
     engine(services).resume_all()

@@ -199,16 +199,23 @@ def test_any_account_and_region_of_the_sklearn_image_maps_to_the_local_sklearn(u
         ("382416733822.dkr.ecr.us-east-1.amazonaws.com/linear-learner:1", "linear-learner"),
         ("664544806723.dkr.ecr.eu-central-1.amazonaws.com/knn:1", "knn"),
         ("174872318107.dkr.ecr.us-west-2.amazonaws.com/factorization-machines:1", "factorization-machines"),
-        ("763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:1.9.0-cpu-py38", "pytorch"),
+        # JumpStart's LightGBM/CatBoost specs name the PyTorch 1.9.0 DLC; they run torch-free.
+        ("763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:1.9.0-cpu-py38", "jumpstart-tabular"),
+        ("763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1.0-cpu-py310", "pytorch"),
         ("727897471807.dkr.ecr.cn-north-1.amazonaws.com.cn/autogluon-training:0.4.3-cpu-py38", "autogluon"),
     ],
 )
-def test_known_sagemaker_images_without_a_local_build_say_why_they_cannot_run(uri, local_name):
+def test_builtin_algorithm_images_map_to_buildable_local_images(uri, local_name):
     resolved = images.resolve_image_uri(uri, None)
     assert resolved is not None
-    assert (resolved.local_name, resolved.buildable) == (local_name, False)
-    assert resolved.failure_reason and uri in resolved.failure_reason
-    with pytest.raises(images.ImageUnavailableError, match="does not provide"):
+    assert (resolved.local_name, resolved.buildable) == (local_name, True)
+    assert resolved.failure_reason is None
+
+
+def test_sagemaker_images_the_emulator_does_not_provide_say_why():
+    uri = "763104351884.dkr.ecr.us-east-1.amazonaws.com/tensorflow-training:2.13-cpu-py310"
+    assert images.resolve_image_uri(uri, None) is None
+    with pytest.raises(images.ImageUnavailableError):
         images.image_for_uri(uri, None)
 
 

@@ -33,3 +33,14 @@ def get_role(ctx: RequestContext, req: dict) -> dict:
                                      '"Principal":{"Service":"sagemaker.amazonaws.com"},"Action":"sts:AssumeRole"}]}'),
         "MaxSessionDuration": 3600,
     }}
+
+
+@handler("iam", "SimulatePrincipalPolicy")
+def simulate_principal_policy(ctx: RequestContext, req: dict) -> dict:
+    """The emulator enforces no IAM policy, so every action is allowed. SDK v3 asks this before
+    training to check the execution role's permissions."""
+    resources = req.get("ResourceArns") or ["*"]
+    return {"IsTruncated": False, "EvaluationResults": [
+        {"EvalActionName": action, "EvalResourceName": resource, "EvalDecision": "allowed",
+         "MatchedStatements": [], "MissingContextValues": []}
+        for action in req["ActionNames"] for resource in resources]}

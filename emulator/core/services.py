@@ -37,6 +37,7 @@ class Services:
         # POST /_emulator/reset and shutdown reach them. Core never imports the runtime.
         self.runtime: Any = None  # the job runtime, when started (emulator.runtime.supervisor.Runtime)
         self.pipelines: Any = None  # the pipeline engine (emulator.pipelines.executor.PipelineEngine)
+        self._tuning_manager: Any = None  # tuning-job controllers (emulator.core.tuning)
         self.reset_hooks: list[Callable[[], None]] = []
         self.shutdown_hooks: list[Callable[[], None]] = []
         # Called with (event, kind, name) -- event "created" or "stop" -- so a supervisor acts at once

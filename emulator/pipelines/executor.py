@@ -276,6 +276,9 @@ class ExecutionRun:
 
     def _resume_job(self, state: dict[str, Any]) -> StepResult:
         from emulator.pipelines.steps import job_outcome
+        if state["_job"]["kind"] == "HyperParameterTuningJob":
+            from emulator.core import tuning
+            return tuning.resume_pipeline_step(self, state, self.stop_event)
         kind = jobs.KINDS[state["_job"]["kind"]]
         final = self.wait_for_job(kind, state["_job"]["name"], self.stop_event)
         result = job_outcome(kind, final, state.get("Metadata") or {})

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
 CONTAINERS_DIR = Path(__file__).resolve().parents[2] / "containers"
+REPO_DIR = CONTAINERS_DIR.parent
 REPOSITORY_PREFIX = "sagemaker-emulator"
 UPSTREAM_BASE = "python:3.11-slim"
 BASE_OVERRIDE_ENV = "SAGEMAKER_EMULATOR_BASE_IMAGE"
@@ -45,6 +46,35 @@ BASE_OVERRIDE_ENV = "SAGEMAKER_EMULATOR_BASE_IMAGE"
 LOCAL_IMAGES: dict[str, Path] = {
     "base": CONTAINERS_DIR / "base",
     "sklearn": CONTAINERS_DIR / "sklearn",
+    "xgboost": CONTAINERS_DIR / "xgboost",
+    # First-party algorithms: one context, one image per ECR repository (BUILD_ARGS names it).
+    "linear-learner": CONTAINERS_DIR / "amazon-algorithms",
+    "knn": CONTAINERS_DIR / "amazon-algorithms",
+    "factorization-machines": CONTAINERS_DIR / "amazon-algorithms",
+    # JumpStart tabular algorithms (algorithms/jumpstart/): LightGBM, CatBoost and AutoGluon-Tabular
+    # on one torch-free image; TabTransformer on the PyTorch DLC stand-in.
+    "jumpstart-tabular": CONTAINERS_DIR / "jumpstart-tabular",
+    "autogluon": CONTAINERS_DIR / "jumpstart-tabular",
+    "pytorch": CONTAINERS_DIR / "pytorch",
+}
+
+# Code an image needs from outside its folder: name -> {path in <context>/shared/: file or folder}.
+# Copied there before each build (a build context cannot reach outside itself) and hashed from the
+# source, so editing e.g. algorithms/xgboost/ rebuilds the images that carry it, and only those.
+SHARED_SOURCES: dict[str, dict[str, Path]] = {
+    "xgboost": {f"algorithms/{part}": REPO_DIR / "algorithms" / part
+                for part in ("__init__.py", "common", "xgboost")},
+    **{name: {f"algorithms/{part}": REPO_DIR / "algorithms" / part
+              for part in ("__init__.py", "common", "linear_learner", "knn", "factorization_machines")}
+       for name in ("linear-learner", "knn", "factorization-machines")},
+    # The script-mode trainer and model server both JumpStart images use.
+    "pytorch": {"sagemaker_framework_container":
+                CONTAINERS_DIR / "jumpstart-tabular" / "src" / "sagemaker_framework_container"},
+}
+
+# Docker build arguments besides BASE: name -> {ARG: value} (part of the image hash).
+BUILD_ARGS: dict[str, dict[str, str]] = {
+    name: {"ALGORITHM": name} for name in ("linear-learner", "knn", "factorization-machines")
 }
 
 # ECR repository -> local image name. Names without a build context in LOCAL_IMAGES are known
@@ -64,6 +94,14 @@ AWS_REPOSITORIES: dict[str, str] = {
     "autogluon-inference": "autogluon",
 }
 
+# (ECR repository, tag pattern) -> local image, consulted before AWS_REPOSITORIES. JumpStart's
+# LightGBM and CatBoost specs name the PyTorch 1.9.0 DLC (their scripts never import torch), so those
+# tags run on the torch-free jumpstart-tabular image; every other PyTorch tag gets the real thing.
+AWS_REPOSITORY_TAGS: list[tuple[str, re.Pattern[str], str]] = [
+    ("pytorch-training", re.compile(r"1\.9\.0-(?:cpu|gpu)-py38"), "jumpstart-tabular"),
+    ("pytorch-inference", re.compile(r"1\.9\.0-(?:cpu|gpu)-py38"), "jumpstart-tabular"),
+]
+
 # `<account>.dkr.ecr.<region>.<domain>/<repository>[:<tag>][@sha256:<digest>]` for any account and
 # region; domains as in the SageMaker SDK (commercial, China, the two ISO partitions).
 _ECR_URI = re.compile(
@@ -74,6 +112,7 @@ _ECR_URI = re.compile(
 
 _WHEELS_DIR = "wheels"
 _WHEELS_STAMP = ".requirements.sha256"
+_SHARED_DIR = "shared"
 _LOCK_DIR = Path(tempfile.gettempdir()) / "sagemaker-emulator-locks"
 
 
@@ -121,7 +160,9 @@ def resolve_image_uri(uri: str, docker_client: docker.DockerClient | None) -> Re
     match = _ECR_URI.match(uri)
     if not match or match["repository"] not in AWS_REPOSITORIES:
         return None
-    local_name = AWS_REPOSITORIES[match["repository"]]
+    local_name = next((name for repository, tags, name in AWS_REPOSITORY_TAGS
+                       if repository == match["repository"] and tags.fullmatch(match["tag"] or "")),
+                      AWS_REPOSITORIES[match["repository"]])
     return ResolvedImage(
         uri=uri,
         local_name=local_name,
@@ -156,6 +197,12 @@ def context_hash(name: str) -> str:
         executable = b"x" if os.access(path, os.X_OK) else b"-"
         digest.update(path.relative_to(context).as_posix().encode() + b"\0" + executable + b"\0")
         digest.update(path.read_bytes() + b"\0")
+    for inside, source in sorted(SHARED_SOURCES.get(name, {}).items()):
+        for path in sorted(_context_files(source) if source.is_dir() else [source]):
+            digest.update(f"{_SHARED_DIR}/{inside}/{path.relative_to(source).as_posix()}".encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    for arg, value in sorted(BUILD_ARGS.get(name, {}).items()):
+        digest.update(f"ARG {arg}={value}".encode() + b"\0")
     if name != "base":
         base = base_reference()
         digest.update(b"FROM " + base.encode())
@@ -216,7 +263,8 @@ def ensure_image(name: str, progress: Progress | None = None) -> str:
     """
     say = progress or (lambda _line: None)
     context = _context(name)
-    with _image_lock(name):
+    # Locked per context, not per name: images sharing a context regenerate its shared/ folder.
+    with _image_lock(context.name):
         if name == "base" and not base_reference().startswith(f"{REPOSITORY_PREFIX}/base:"):
             return base_reference()  # python:3.11-slim or the override: nothing of ours to build
         tag = image_tag(name)
@@ -229,6 +277,7 @@ def ensure_image(name: str, progress: Progress | None = None) -> str:
         else:
             base = ensure_image("base", progress)
             _ensure_wheels(context, say)
+            _copy_shared_sources(name, context)
             _docker_build(name, context, tag, base, say)
         say(f"built {tag} in {time.monotonic() - started:.0f}s")
         return tag
@@ -285,13 +334,25 @@ def _ensure_wheels(context: Path, say: Progress) -> None:
         shutil.copytree(tmp, wheels)
 
 
+def _copy_shared_sources(name: str, context: Path) -> None:
+    """Refresh <context>/shared/ from SHARED_SOURCES (a generated folder, like wheels/)."""
+    target = context / _SHARED_DIR
+    shutil.rmtree(target, ignore_errors=True)
+    for inside, source in SHARED_SOURCES.get(name, {}).items():
+        (target / inside).parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target / inside, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(source, target / inside)
+
+
 def _docker_build(name: str, context: Path, tag: str, base: str, say: Progress) -> None:
     # The engine's classic builder (what the Docker SDK drives) needs no BuildKit/buildx.
     tail: deque[str] = deque(maxlen=20)
     stream = _client().api.build(
         path=str(context),
         tag=tag,
-        buildargs={"BASE": base},
+        buildargs={"BASE": base, **BUILD_ARGS.get(name, {})},
         rm=True,
         forcerm=True,
         pull=False,
@@ -331,7 +392,7 @@ def _context(name: str) -> Path:
 def _context_files(context: Path) -> Iterator[Path]:
     for path in context.rglob("*"):
         relative = path.relative_to(context).parts
-        if relative[0] == _WHEELS_DIR or "__pycache__" in relative or path.suffix == ".pyc":
+        if relative[0] in (_WHEELS_DIR, _SHARED_DIR) or "__pycache__" in relative or path.suffix == ".pyc":
             continue
         if path.is_file():
             yield path

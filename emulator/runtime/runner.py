@@ -31,7 +31,10 @@ log = logging.getLogger(__name__)
 CONTINUOUS_UPLOAD_SECONDS = 2.0
 STOP_TIMEOUT_SECONDS = 120  # SIGTERM, then SIGKILL after 120 s, as StopTrainingJob documents
 LABEL = "sagemaker-emulator"
-SIMULATED_PLATFORM_ERRORS = ("CapacityError:", "InternalServerError:")
+# Failure-file texts reported as they are rather than as AlgorithmError: built-in algorithms report
+# client mistakes as `ClientError: ...` as AWS's do; the others let a container simulate platform
+# failures (which pipeline retry policies match).
+SIMULATED_PLATFORM_ERRORS = ("ClientError:", "CapacityError:", "InternalServerError:")
 
 
 class JobFailure(Exception):
@@ -285,8 +288,6 @@ class JobRun:
     def _failure_reason(self, codes: list[int]) -> str:
         text = self._read_first(["output/failure"])
         if text:
-            # Emulator hook: a container may simulate platform failures (which pipeline retry
-            # policies match) by starting its failure file with one of these error classes.
             if text.startswith(SIMULATED_PLATFORM_ERRORS):
                 return text
             return "AlgorithmError: " + text

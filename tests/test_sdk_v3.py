@@ -1,0 +1,66 @@
+"""SageMaker Python SDK v3 (ModelTrainer) runs unchanged against the emulator.
+
+SDK v2 and v3 cannot share a virtualenv, so v3 lives in its own venv (created once, cached under
+~/.cache/sagemaker-emulator) and the client code runs in a subprocess with AWS_ENDPOINT_URL set.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.jobhelpers import unique
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+SDK3 = "sagemaker==3.27.0"
+VENV = Path(os.environ.get("SAGEMAKER_EMULATOR_SDK3_VENV",
+                           Path.home() / ".cache" / "sagemaker-emulator" / "venv-sdk3"))
+HERE = Path(__file__).parent
+
+
+@pytest.fixture(scope="session")
+def sdk3_python() -> str:
+    python = VENV / "bin" / "python"
+    marker = VENV / f".installed-{SDK3}"
+    if not marker.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", SDK3], check=True, timeout=1500)
+        marker.touch()
+    return str(python)
+
+
+def test_model_trainer_script_mode(server, sdk3_python, tmp_path):
+    from emulator.runtime.images import ensure_image
+    ensure_image("sklearn", None)
+    bucket = unique("sdk3")
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="data/x.csv", Body=b"1,2\n")
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "train.py").write_text(
+        "import json, os\n"
+        "print('hello from v3', os.environ['SM_CURRENT_HOST'])\n"
+        "json.dump(sorted(os.listdir(os.environ['SM_CHANNEL_TRAIN'])),"
+        " open(os.path.join(os.environ['SM_MODEL_DIR'], 'files.json'), 'w'))\n")
+    config = tmp_path / "sdk.yaml"
+    config.write_text("SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n")
+    env = {**server.client_env(), "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config)}
+    image = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+    result = subprocess.run([sdk3_python, str(HERE / "sdk3" / "model_trainer.py"), bucket, image, str(code),
+                             f"s3://{bucket}/data"], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    status_line = [line for line in result.stdout.splitlines() if line.startswith("STATUS")][-1]
+    _, status, artifacts = status_line.split()
+    assert status == "Completed"
+    import io
+    import tarfile
+    key = artifacts.split("/", 3)[3]
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+        assert tar.extractfile("files.json").read() == b'["x.csv"]'
