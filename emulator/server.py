@@ -52,8 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="SageMaker Emulator", version=__version__, lifespan=lifespan,
                   docs_url=None, redoc_url=None, openapi_url=None)
 
-    @app.api_route("/{path:path}", methods=ALL_METHODS)
-    async def dispatch(request: Request, path: str) -> Response:
+    async def dispatch(request: Request) -> Response:
         services: Services = request.app.state.services
         query = dict(parse_qsl(request.url.query, keep_blank_values=True))
         route = classify(request.method, request.url.path, request.headers, query)
@@ -79,6 +78,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                            request.url.path, query, headers, body, region)
         return Response(content=wire.body, status_code=wire.status, headers=wire.headers)
 
+    # A plain Starlette route: every request is ours to route, and FastAPI's per-request parameter
+    # analysis would only add latency to a catch-all.
+    app.router.add_route("/{path:path}", dispatch, methods=ALL_METHODS)
     return app
 
 
