@@ -296,3 +296,46 @@ def test_start_parameter_errors(sagemaker):
     wait_execution(sagemaker, arn)
     params = sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)["PipelineParameters"]
     assert params == [{"Name": "Need", "Value": "x"}, {"Name": "Flag", "Value": "TRUE"}]
+
+
+def test_definition_from_s3_idempotent_start_update_and_definition_snapshot(server, sagemaker, bucket):
+    steps = [{"Name": "C", "Type": "Condition", "Arguments": {
+        "Conditions": [{"Type": "Equals", "LeftValue": 1, "RightValue": 1}], "IfSteps": [], "ElseSteps": []}}]
+    text = definition(steps)
+    server.client("s3").put_object(Bucket=bucket, Key="defs/p.json", Body=text.encode())
+    name = unique("s3def")
+    sagemaker.create_pipeline(PipelineName=name, RoleArn=ROLE,
+                              PipelineDefinitionS3Location={"Bucket": bucket, "ObjectKey": "defs/p.json"})
+    assert json.loads(sagemaker.describe_pipeline(PipelineName=name)["PipelineDefinition"]) == json.loads(text)
+    first = sagemaker.start_pipeline_execution(PipelineName=name, ClientRequestToken="token-1234567890123456789012345678")
+    again = sagemaker.start_pipeline_execution(PipelineName=name, ClientRequestToken="token-1234567890123456789012345678")
+    assert first["PipelineExecutionArn"] == again["PipelineExecutionArn"]
+    arn = first["PipelineExecutionArn"]
+    wait_execution(sagemaker, arn)
+    sagemaker.update_pipeline_execution(PipelineExecutionArn=arn, PipelineExecutionDisplayName="renamed")
+    desc = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)
+    assert desc["PipelineExecutionDisplayName"] == "renamed"
+    snapshot = sagemaker.describe_pipeline_definition_for_execution(PipelineExecutionArn=arn)
+    assert json.loads(snapshot["PipelineDefinition"]) == json.loads(text)
+
+
+def test_selective_execution_reuses_the_source_execution(sagemaker):
+    steps = [{"Name": "First", "Type": "Condition", "Arguments": {
+                 "Conditions": [{"Type": "Equals", "LeftValue": 1, "RightValue": 1}], "IfSteps": [], "ElseSteps": []}},
+             {"Name": "Second", "Type": "Condition", "DependsOn": ["First"], "Arguments": {
+                 "Conditions": [{"Type": "Equals", "LeftValue": {"Get": "Steps.First.Outcome"}, "RightValue": True}],
+                 "IfSteps": [], "ElseSteps": []}}]
+    name = create(sagemaker, steps)
+    source = sagemaker.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
+    wait_execution(sagemaker, source)
+    with pytest.raises(sagemaker.exceptions.ClientError) as info:
+        sagemaker.start_pipeline_execution(PipelineName=name, SelectiveExecutionConfig={
+            "SelectedSteps": [{"StepName": "Second"}]})
+    assert "have dependencies on" in info.value.response["Error"]["Message"]
+    arn = sagemaker.start_pipeline_execution(PipelineName=name, SelectiveExecutionConfig={
+        "SourcePipelineExecutionArn": source, "SelectedSteps": [{"StepName": "Second"}]})["PipelineExecutionArn"]
+    assert wait_execution(sagemaker, arn)["PipelineExecutionStatus"] == "Succeeded"
+    found = steps_by_name(sagemaker, arn)
+    assert found["First"]["SelectiveExecutionResult"] == {"SourcePipelineExecutionArn": source}
+    assert found["Second"]["Metadata"] == {"Condition": {"Outcome": "True"}}
+    assert "SelectiveExecutionResult" not in found["Second"]
