@@ -21,6 +21,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.localmode import cleaned_up_local_mode  # noqa: E402
 from tests.emulator_process import EmulatorProcess  # noqa: E402
 from tests.jobhelpers import ROLE, ensure_byo_image, shell_training_job  # noqa: E402
 
@@ -97,9 +98,10 @@ def main() -> None:
                        ("AWS_SECRET_ACCESS_KEY", "test")):
         os.environ.setdefault(key, value)
     local = []
-    for _ in range(args.local_runs):
-        with tempfile.TemporaryDirectory() as tmp:
-            local.append(sdk_local_mode(image, Path(tmp)))
+    with cleaned_up_local_mode():
+        for _ in range(args.local_runs):
+            with tempfile.TemporaryDirectory() as tmp:
+                local.append(sdk_local_mode(image, Path(tmp)))
     m = statistics.median(local)
     print(f"(b) SDK local mode             median {m:.3f} s over {args.local_runs} runs -> "
           f"emulator is {m / o:.1f}x faster (goal >= 10x)")

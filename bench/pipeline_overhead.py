@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.localmode import cleaned_up_local_mode  # noqa: E402
 from tests.emulator_process import EmulatorProcess  # noqa: E402
 from tests.jobhelpers import ROLE, ensure_byo_image, shell_processing_job  # noqa: E402
 from tests.pipelinehelpers import definition, processing_step, wait_execution  # noqa: E402
@@ -108,7 +109,8 @@ def main() -> None:
     for key, value in (("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_ACCESS_KEY_ID", "test"),
                        ("AWS_SECRET_ACCESS_KEY", "test")):
         os.environ.setdefault(key, value)
-    local = [local_mode_pipeline(image) for _ in range(max(1, args.runs - 1))]
+    with cleaned_up_local_mode():
+        local = [local_mode_pipeline(image) for _ in range(max(1, args.runs - 1))]
     loc = statistics.median(local)
     print(f"    same under LocalPipelineSession median {loc:.2f} s -> emulator {loc / par:.1f}x faster "
           f"(goal >= 10x)")
