@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         services = Services(settings)
         app.state.services = services
+        seed_builtin_data(services)
         start_runtime(services)
         try:
             yield
@@ -94,6 +95,17 @@ async def emulator_endpoint(request: Request, services: Services) -> Response:
         await run_in_threadpool(services.reset)
         return JSONResponse({"status": "reset"})
     return JSONResponse({"message": f"Unknown emulator endpoint {request.method} {path}"}, status_code=404)
+
+
+def seed_builtin_data(services: Services) -> None:
+    """The JumpStart cache bucket the SDK's JumpStart helpers read (specs, scripts, model tarballs),
+    now and after every reset."""
+    from emulator.core.jumpstart import seed_jumpstart_cache
+
+    def seed() -> None:
+        seed_jumpstart_cache(services)
+    seed()
+    services.after_reset_hooks.append(seed)
 
 
 def start_runtime(services: Services) -> None:

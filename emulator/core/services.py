@@ -40,6 +40,8 @@ class Services:
         self._tuning_manager: Any = None  # tuning-job controllers (emulator.core.tuning)
         self.reset_hooks: list[Callable[[], None]] = []
         self.shutdown_hooks: list[Callable[[], None]] = []
+        # Run after a reset wiped everything (e.g. re-seeding built-in data).
+        self.after_reset_hooks: list[Callable[[], None]] = []
         # Called with (event, kind, name) -- event "created" or "stop" -- so a supervisor acts at once
         # instead of polling the store.
         self.job_listeners: list[Callable[[str, str, str], None]] = []
@@ -67,6 +69,11 @@ class Services:
                 shutil.rmtree(sub, ignore_errors=True)
         if self.objects is not None and hasattr(self.objects, "after_reset"):
             self.objects.after_reset()
+        for hook in list(self.after_reset_hooks):
+            try:
+                hook()
+            except Exception:
+                log.exception("after-reset hook failed")
 
     def shutdown(self) -> None:
         for hook in list(self.shutdown_hooks):

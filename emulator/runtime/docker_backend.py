@@ -65,6 +65,9 @@ class DockerBackend:
             kwargs["mem_limit"] = spec.memory_bytes
         if spec.network_disabled:
             kwargs["network_mode"] = "none"
+            # With no network Docker writes no /etc/hosts entry for the hostname, and the training
+            # toolkit then spends 15 minutes trying to resolve algo-1.
+            kwargs["extra_hosts"] = {spec.hostname: "127.0.0.1"}
         elif spec.network:
             # Aliases on the job network make algo-1..N resolve from every host.
             kwargs["network"] = spec.network
