@@ -115,6 +115,9 @@ def main() -> None:
             jobs.append(elapsed)
             starts.append(container_start(image))
         theirs, ours, started = (statistics.median(v) for v in (directs, jobs, starts))
+        for i, (d, j, c) in enumerate(zip(directs, jobs, starts)):
+            print(f"run {i + 1}: xgboost.train {d:.2f} s, job {j:.2f} s, container start {c:.2f} s, "
+                  f"ratio {(j - c) / d:.2f}x")
     finally:
         server.stop()
     metrics = {m["MetricName"]: round(m["Value"], 5) for m in job.get("FinalMetricDataList", [])}

@@ -62,6 +62,8 @@ class JobRun:
         self.stop_reason: str | None = None
         self._stop_lock = threading.Lock()
         self.hosts: list[Host] = []
+        self.followers: list[threading.Thread] = []
+        self.first_failed: Host | None = None
         self.network: str | None = None
         self.scratch = self.services.settings.jobs_dir / ("training" if kind is TRAINING else "processing") / self.name
         spec = job["AlgorithmSpecification"] if kind is TRAINING else job["AppSpecification"]
@@ -147,7 +149,7 @@ class JobRun:
                 **self._command())
             self.rt.backend.remove(spec.name)  # a leftover from a crashed earlier run of this name
             host.container_id = self.rt.backend.start(spec)
-            self.pump.follow(self.rt.backend, host.container_id, host.stream)
+            self.followers.append(self.pump.follow(self.rt.backend, host.container_id, host.stream))
         jobs.mark_started(self.services, self.kind, self.name)
 
     def _reattach(self, containers: list) -> None:
@@ -159,7 +161,7 @@ class JobRun:
                         container_id=state.id, stream=state.labels.get(f"{LABEL}.stream"))
             self.hosts.append(host)
             last = self._last_event_time(host.stream)
-            self.pump.follow(self.rt.backend, state.id, host.stream, since=last)
+            self.followers.append(self.pump.follow(self.rt.backend, state.id, host.stream, since=last))
         if len(self.hosts) > 1:
             self.network = f"{self.rt.container_prefix}-{self.kind.prefix.lower()}-{self.name}"[:200]
 
@@ -189,6 +191,9 @@ class JobRun:
         def wait_one(i: int, host: Host) -> None:
             codes[i] = self.rt.backend.wait(host.container_id)
             if codes[i] != 0 and not self.stop_reason:
+                with self._stop_lock:
+                    if self.first_failed is None:
+                        self.first_failed = host
                 failed.set()
                 # AWS fails the whole job when one host fails: stop the others.
                 for other in self.hosts:
@@ -203,8 +208,9 @@ class JobRun:
         finished.set()
         if timer:
             timer.cancel()
-        # Give the log followers a moment to drain what the containers printed last.
-        time.sleep(0.05)
+        # The log streams end with their containers: wait for the last lines (and final metrics).
+        for follower in self.followers:
+            follower.join(timeout=10)
         return codes
 
     def _continuous_outputs(self) -> list[dict[str, Any]]:
@@ -286,7 +292,11 @@ class JobRun:
         jobs.finish_job(self.services, PROCESSING, self.name, "Completed", exit_message=exit_message)
 
     def _failure_reason(self, codes: list[int]) -> str:
-        text = self._read_first(["output/failure"])
+        # The first host that failed holds the cause; its peers only report the broken collective.
+        order = ([self.first_failed] if self.first_failed else []) + \
+            [h for h, c in zip(self.hosts, codes) if c != 0 and h is not self.first_failed] + \
+            [h for h, c in zip(self.hosts, codes) if c == 0]
+        text = self._read_first(["output/failure"], order)
         if text:
             if text.startswith(SIMULATED_PLATFORM_ERRORS):
                 return text
@@ -297,8 +307,8 @@ class JobRun:
                    "which usually means it ran out of memory."
         return f"AlgorithmError: , exit code: {code}"
 
-    def _read_first(self, names: list[str]) -> str | None:
-        for host in self.hosts:
+    def _read_first(self, names: list[str], hosts: list[Host] | None = None) -> str | None:
+        for host in hosts or self.hosts:
             for name in names:
                 path = host.ml / name
                 if path.is_file():
