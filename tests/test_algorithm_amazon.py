@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +22,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from tests.jobhelpers import ROLE, unique, wait_for
+from tests.serving import serve_container
 from tests.sdk_session import sdk_environment, sdk_session
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -88,44 +88,12 @@ def upload_csv(session, key: str, X, y) -> str:
 @contextmanager
 def serving(image: str, files: dict[str, bytes], tmp_path: Path) -> Iterator[str]:
     """`docker run <image> serve` with the model artifact in /opt/ml/model; yields the base URL."""
-    import docker
-    import requests
-
     model_dir = tmp_path / "model"
     model_dir.mkdir()
     for name, content in files.items():
         (model_dir / name).write_bytes(content)
-    client = docker.from_env()
-    container = client.containers.run(
-        image,
-        ["serve"],
-        detach=True,
-        labels=TEST_LABEL,
-        ports={"8080/tcp": ("127.0.0.1", None)},
-        volumes={str(model_dir): {"bind": "/opt/ml/model", "mode": "ro"}},
-    )
-    try:
-        url = None
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            container.reload()
-            if container.status == "exited":
-                raise AssertionError(f"serve exited: {container.logs().decode()}")
-            port = (container.ports.get("8080/tcp") or [{}])[0].get("HostPort")
-            if port:
-                url = f"http://127.0.0.1:{port}"
-                try:
-                    if requests.get(f"{url}/ping", timeout=1).status_code == 200:
-                        break
-                except requests.ConnectionError:
-                    pass
-            time.sleep(0.2)
-        else:
-            raise AssertionError(f"serve did not answer /ping: {container.logs().decode()}")
+    with serve_container(image, model_dir, labels=TEST_LABEL) as url:
         yield url
-    finally:
-        container.remove(force=True)
-        client.close()
 
 
 def invoke_recordio(url: str, features: np.ndarray) -> list:

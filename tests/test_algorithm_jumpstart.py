@@ -16,7 +16,6 @@ import io
 import json
 import tarfile
 import textwrap
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +29,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 
 from tests.jobhelpers import ROLE, unique
+from tests.serving import serve_container
 from tests.sdk_session import sdk_environment, sdk_session
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -164,40 +164,15 @@ def inference_image_and_code(session, model_id: str) -> tuple[str, dict[str, byt
 def serving(image: str, model: dict[str, bytes], code: dict[str, bytes], tmp_path: Path) -> Iterator[str]:
     """`docker run <image> serve` with model.tar.gz + code/ in /opt/ml/model (the SDK's repacked
     layout for JumpStart models) and the spec's inference environment; yields the base URL."""
-    import docker
-
     model_dir = tmp_path / "model"
     for name, content in {**model, **{f"code/{n}": c for n, c in code.items()}}.items():
         (model_dir / name).parent.mkdir(parents=True, exist_ok=True)
         (model_dir / name).write_bytes(content)
-    client = docker.from_env()
-    container = client.containers.run(
-        image, ["serve"], detach=True, labels=TEST_LABEL, ports={"8080/tcp": ("127.0.0.1", None)},
-        environment={"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
-                     "SAGEMAKER_CONTAINER_LOG_LEVEL": "20", "SAGEMAKER_MODEL_SERVER_WORKERS": "1"},
-        volumes={str(model_dir): {"bind": "/opt/ml/model", "mode": "rw"}},
-    )
-    try:
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            container.reload()
-            if container.status == "exited":
-                raise AssertionError(f"serve exited: {container.logs().decode()}")
-            port = (container.ports.get("8080/tcp") or [{}])[0].get("HostPort")
-            if port:
-                url = f"http://127.0.0.1:{port}"
-                try:
-                    if requests.get(f"{url}/ping", timeout=1).status_code == 200:
-                        break
-                except requests.ConnectionError:
-                    pass
-            time.sleep(0.3)
-        else:
-            raise AssertionError(f"serve did not answer /ping: {container.logs().decode()}")
+    environment = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+                   "SAGEMAKER_CONTAINER_LOG_LEVEL": "20", "SAGEMAKER_MODEL_SERVER_WORKERS": "1"}
+    with serve_container(image, model_dir, environment=environment, writable=True, timeout=180,
+                         labels=TEST_LABEL) as url:
         yield url
-    finally:
-        container.remove(force=True)
-        client.close()
 
 
 def invoke(url: str, X, accept: str = "application/json") -> dict:
