@@ -52,6 +52,18 @@ def close(emulated: float, direct: float) -> bool:
 def session(server, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         sdk_environment(patch, server, tmp_path_factory.mktemp("sdk"))
+        # The SDK builds its default JumpStart session (and its S3 client) when sagemaker.jumpstart
+        # is first imported. A user sets AWS_ENDPOINT_URL before that; this test process may have
+        # imported it earlier, under another environment, so rebuild that session object in place
+        # (functions hold it as a default argument) and the models cache.
+        import boto3
+        from sagemaker.jumpstart import constants
+        from sagemaker.jumpstart.accessors import JumpStartModelsAccessor
+        if constants.DEFAULT_JUMPSTART_SAGEMAKER_SESSION is not None:
+            constants.DEFAULT_JUMPSTART_SAGEMAKER_SESSION.__init__(
+                boto3.Session(region_name=constants.JUMPSTART_DEFAULT_REGION_NAME))
+        boto3.DEFAULT_SESSION = None  # boto3.client() calls from here on see this environment
+        JumpStartModelsAccessor.reset_cache()
         ensure_jumpstart_bucket(server)
         bucket = unique("jumpstart")
         server.client("s3").create_bucket(Bucket=bucket)
