@@ -64,3 +64,27 @@ def test_model_trainer_script_mode(server, sdk3_python, tmp_path):
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(body)) as tar:
         assert tar.extractfile("files.json").read() == b'["x.csv"]'
+
+
+def test_v3_pipeline_with_model_trainer_step_condition_and_fail(server, sdk3_python, tmp_path):
+    from emulator.runtime.images import ensure_image
+    ensure_image("sklearn", None)
+    bucket = unique("sdk3pipe")
+    server.client("s3").create_bucket(Bucket=bucket)
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "train.py").write_text("print('training')\n")
+    config = tmp_path / "sdk.yaml"
+    config.write_text("SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n")
+    env = {**server.client_env(), "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config)}
+    image = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+    name = unique("V3Pipe")
+    outcomes = {}
+    for threshold in ("0", "100000"):  # TrainingTimeInSeconds >= threshold: passes, then fails
+        result = subprocess.run([sdk3_python, str(HERE / "sdk3" / "pipeline.py"), bucket, image, str(code), name,
+                                 threshold], env=env, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+        lines = dict(line.split(" ", 1) for line in result.stdout.splitlines() if line.startswith(("STATUS", "STEPS")))
+        outcomes[threshold] = (lines["STATUS"], lines["STEPS"])
+    assert outcomes["0"] == ("Succeeded", "Check,Train")
+    assert outcomes["100000"] == ("Failed", "Check,TooFast,Train")
