@@ -421,30 +421,25 @@ def direct_fm(hyperparameters: dict[str, str], Xtr, ytr):
     return fit(Xtr, ytr, SCHEMA.validate(hyperparameters))
 
 
-@pytest.fixture(scope="module")
-def fm_binary(session, local_images, breast_cancer):
+def fit_factorization_machines(session, predictor_type: str, Xtr, ytr, Xte, yte):
+    """The SDK's FactorizationMachines estimator on train and test record sets."""
     from sagemaker import FactorizationMachines
 
+    estimator = FactorizationMachines(role=ROLE, instance_count=1, instance_type=INSTANCE,
+                                      predictor_type=predictor_type, sagemaker_session=session,
+                                      **FM_HYPERPARAMETERS)
+    estimator.fit([estimator.record_set(Xtr, labels=ytr, channel="train"),
+                   estimator.record_set(Xte, labels=yte, channel="test")],
+                  mini_batch_size=32, wait=True, logs=False)
+    return estimator
+
+
+@pytest.fixture(scope="module")
+def fm_binary(session, local_images, breast_cancer):
     Xtr, Xte, ytr, yte = breast_cancer
     scaler = StandardScaler().fit(Xtr)  # FM does not normalise: users scale first
     Xtr, Xte = scaler.transform(Xtr).astype("float32"), scaler.transform(Xte).astype("float32")
-    estimator = FactorizationMachines(
-        role=ROLE,
-        instance_count=1,
-        instance_type=INSTANCE,
-        predictor_type="binary_classifier",
-        sagemaker_session=session,
-        **FM_HYPERPARAMETERS,
-    )
-    estimator.fit(
-        [
-            estimator.record_set(Xtr, labels=ytr, channel="train"),
-            estimator.record_set(Xte, labels=yte, channel="test"),
-        ],
-        mini_batch_size=32,
-        wait=True,
-        logs=False,
-    )
+    estimator = fit_factorization_machines(session, "binary_classifier", Xtr, ytr, Xte, yte)
     return estimator, (Xtr, Xte, ytr, yte)
 
 
@@ -495,7 +490,6 @@ def test_factorization_machines_model_serves_recordio_and_json(fm_binary, sessio
 
 
 def test_factorization_machines_regressor(session, local_images):
-    from sagemaker import FactorizationMachines
     from sklearn.linear_model import Ridge
 
     X, y = load_diabetes(return_X_y=True)
@@ -504,23 +498,7 @@ def test_factorization_machines_regressor(session, local_images):
     mean, std = ytr.mean(), ytr.std()
     Xtr, Xte = xs.transform(Xtr).astype("float32"), xs.transform(Xte).astype("float32")
     ytr, yte = ((ytr - mean) / std).astype("float32"), ((yte - mean) / std).astype("float32")
-    estimator = FactorizationMachines(
-        role=ROLE,
-        instance_count=1,
-        instance_type=INSTANCE,
-        predictor_type="regressor",
-        sagemaker_session=session,
-        **FM_HYPERPARAMETERS,
-    )
-    estimator.fit(
-        [
-            estimator.record_set(Xtr, labels=ytr, channel="train"),
-            estimator.record_set(Xte, labels=yte, channel="test"),
-        ],
-        mini_batch_size=32,
-        wait=True,
-        logs=False,
-    )
+    estimator = fit_factorization_machines(session, "regressor", Xtr, ytr, Xte, yte)
     emulated = final_metrics(estimator)["test:rmse"]
     model = direct_fm(estimator.latest_training_job.describe()["HyperParameters"], Xtr, ytr)
     direct = float(np.sqrt(np.mean((model.scores(Xte) - yte) ** 2)))

@@ -247,3 +247,17 @@ def test_continuous_output_is_uploaded_while_the_job_runs(server, sagemaker, buc
         time.sleep(0.3)
     assert status == "InProgress"  # uploaded before the job ended
     assert processing(sagemaker, name)["ProcessingJobStatus"] == "Completed"
+
+
+def test_experiment_config_keeps_the_metric_time_series(sagemaker, bucket, byo_image):
+    name = unique("series")
+    sagemaker.create_experiment(ExperimentName=f"{name}-exp")
+    sagemaker.create_trial(TrialName=f"{name}-trial", ExperimentName=f"{name}-exp")
+    sagemaker.create_training_job(**shell_training_job(
+        name, "for l in 0.9 0.5 0.25; do echo loss=$l; done", bucket,
+        algorithm={"MetricDefinitions": [{"Name": "train:loss", "Regex": r"loss=([0-9.]+)"}]},
+        ExperimentConfig={"ExperimentName": f"{name}-exp", "TrialName": f"{name}-trial"}))
+    assert training(sagemaker, name)["TrainingJobStatus"] == "Completed"
+    component = sagemaker.describe_trial_component(TrialComponentName=f"{name}-aws-training-job")
+    loss = next(m for m in component["Metrics"] if m["MetricName"] == "train:loss")
+    assert (loss["Count"], loss["Min"], loss["Max"], loss["Last"]) == (3, 0.25, 0.9, 0.25)

@@ -5,7 +5,6 @@ the operation's shapes. S3 (REST-XML, streaming) has its own module in emulator/
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import re
@@ -313,6 +312,3 @@ def _query_error(ctx: RequestContext, err: AwsError, namespace: str) -> WireResp
 def _xml_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
-
-def decode_blob(value: Any) -> bytes:
-    return base64.b64decode(value) if isinstance(value, str) else value

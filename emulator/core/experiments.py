@@ -286,21 +286,6 @@ def job_component_name(job_kind: str, job_name: str) -> str:
     return f"{job_name}-{JOB_SOURCES[job_kind][0]}"
 
 
-def validate_experiment_config(services: Services, region: str, config: dict[str, Any] | None) -> None:
-    """Create*Job-time check (optional for callers): the experiment and trial named must exist, and
-    the trial must belong to the experiment (AWS ExperimentConfig: "The name of an existing ...")."""
-    if not config:
-        return
-    if config.get("ExperimentName"):
-        get(services, EXPERIMENT, config["ExperimentName"], region)
-    if config.get("TrialName"):
-        trial = get(services, TRIAL, config["TrialName"], region)
-        wanted = config.get("ExperimentName")
-        if wanted and trial["ExperimentName"].lower() != wanted.lower():
-            raise ValidationException(f"Trial '{trial['TrialName']}' does not belong to experiment "
-                                      f"'{config['ExperimentName']}'.")
-
-
 def _number_or_string(value: str) -> dict[str, Any]:
     try:
         return {"NumberValue": float(value)}

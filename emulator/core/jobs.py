@@ -42,7 +42,6 @@ class JobKind:
     prefix: str            # TrainingJob -> TrainingJobName / TrainingJobArn / TrainingJobStatus
     log_group: str
     summary_keys: tuple[str, ...]
-    start_field: str
     end_field: str
 
     @property
@@ -65,11 +64,11 @@ class JobKind:
 TRAINING = JobKind("TrainingJob", "TrainingJob", "/aws/sagemaker/TrainingJobs",
                    ("TrainingJobName", "TrainingJobArn", "CreationTime", "TrainingEndTime", "LastModifiedTime",
                     "TrainingJobStatus", "SecondaryStatus", "WarmPoolStatus"),
-                   "TrainingStartTime", "TrainingEndTime")
+                   "TrainingEndTime")
 PROCESSING = JobKind("ProcessingJob", "ProcessingJob", "/aws/sagemaker/ProcessingJobs",
                      ("ProcessingJobName", "ProcessingJobArn", "CreationTime", "ProcessingEndTime",
                       "LastModifiedTime", "ProcessingJobStatus", "FailureReason", "ExitMessage"),
-                     "ProcessingStartTime", "ProcessingEndTime")
+                     "ProcessingEndTime")
 KINDS = {k.kind: k for k in (TRAINING, PROCESSING)}
 
 

@@ -58,7 +58,7 @@ class LogStore:
         self.db = db
 
     # --- writers ----------------------------------------------------------------------------
-    def create_group(self, name: str, *, exist_ok: bool = True) -> bool:
+    def create_group(self, name: str) -> bool:
         with self.db.transaction() as conn:
             if conn.execute("SELECT 1 FROM log_groups WHERE name=?", (name,)).fetchone():
                 return False

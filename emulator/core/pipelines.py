@@ -47,7 +47,8 @@ def new_execution_id() -> str:
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
 
 
-def new_token(length: int = 10) -> str:
+def random_token(length: int = 10) -> str:
+    """The random tail of pipeline job names and callback tokens: alphanumerics, mixed case."""
     return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(length))
 
 

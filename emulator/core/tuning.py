@@ -44,7 +44,6 @@ import math
 import random
 import re
 import secrets
-import string
 import threading
 import time
 import warnings
@@ -1042,13 +1041,11 @@ def resume_all(services: Services) -> int:
 
 # --- pipelines: the Tuning step ----------------------------------------------------------------
 
-_TOKEN_ALPHABET = string.ascii_letters + string.digits
-
-
 def pipeline_job_name(execution_id: str, step_name: str) -> str:
     """AWS's pipeline job naming (`pipelines-<execId>-<step>-<10 random>`) cannot fit the 32 characters
     a tuning job name allows: drop the `pipelines-` prefix and keep what fits of the step name."""
-    token = "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(10))
+    from emulator.core.pipelines import random_token
+    token = random_token()
     execution_id = re.sub(r"[^A-Za-z0-9-]", "", execution_id).strip("-")[:20]
     room = 32 - len(execution_id) - len(token) - 2
     stem = re.sub(r"[^A-Za-z0-9-]", "-", step_name)[:max(room, 0)].strip("-")

@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 from emulator.aws.errors import ConflictException, ValidationException
-from emulator.core import arns
 from emulator.core import pipelines as store
 from emulator.core.services import Services
 from emulator.pipelines.definition import parse
@@ -173,6 +172,3 @@ def _render_default(value: Any) -> str:
         return "true" if value else "false"
     return str(value)
 
-
-def pipeline_arn(services: Services, region: str, name: str) -> str:
-    return arns.sagemaker_arn("Pipeline", name, region, services.account_id)

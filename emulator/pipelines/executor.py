@@ -45,7 +45,6 @@ class ExecutionRun:
         self.events: queue.Queue = queue.Queue()
         self.stop_event = threading.Event()
         self.running: dict[str, threading.Thread] = {}
-        self._job_waits: dict[tuple[str, str], threading.Event] = {}
         self._callbacks: dict[str, dict[str, Any]] = {}
         self._callback_events: dict[str, threading.Event] = {}
         self._lock = threading.Lock()

@@ -4,8 +4,6 @@ public Create* APIs (never a handler, never HTTP) and wait for the job's termina
 from __future__ import annotations
 
 import re
-import secrets
-import string
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -14,6 +12,7 @@ from emulator.aws import models as aws_models
 from emulator.aws.errors import AwsError
 from emulator.aws.validation import validate_input
 from emulator.core import jobs
+from emulator.core.pipelines import random_token
 from emulator.pipelines.conditions import evaluate_all
 from emulator.pipelines.expressions import ExpressionError, Scope, evaluate, stringify
 
@@ -45,8 +44,7 @@ class StepResult:
 def job_name(execution_id: str, step_name: str) -> str:
     """`pipelines-<execId>-<StepName[:20]>-<10 random>` (§4.1), kept to SageMaker's name pattern."""
     stem = re.sub(r"[^A-Za-z0-9-]", "-", step_name[:20]).strip("-") or "step"
-    token = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(10))
-    return f"pipelines-{execution_id}-{stem}-{token}"
+    return f"pipelines-{execution_id}-{stem}-{random_token()}"
 
 
 def clean(value: Any) -> Any:
@@ -166,7 +164,7 @@ def _register_model(run: ExecutionRun, step, scope: Scope, stop: threading.Event
 def _callback(run: ExecutionRun, step, scope: Scope, stop: threading.Event) -> StepResult:
     raw = step.raw
     _arguments(step, scope)  # evaluate the message payload so reference errors fail the step
-    token = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(10))
+    token = random_token()  # AWS's callback tokens are 10 alphanumerics too
     metadata = {"Callback": {"CallbackToken": token, "SqsQueueUrl": raw.get("SqsQueueUrl", "")}}
     run.await_callback(step.name, token, metadata)
     outcome = run.wait_for_callback(token, stop)

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 
 import docker
-from docker.errors import APIError, ImageNotFound, NotFound
+from docker.errors import APIError, NotFound
 from docker.types import Mount as DockerMount
 
 from emulator.runtime.backend import ContainerSpec, ContainerState
@@ -33,15 +33,6 @@ def _parse_docker_time(text: str) -> float:
 
 
 class DockerBackend:
-    def image_available(self, image: str) -> bool:
-        try:
-            client().images.get(image)
-            return True
-        except ImageNotFound:
-            return False
-        except APIError:
-            return False
-
     def create_network(self, name: str, *, internal: bool, labels: dict[str, str]) -> None:
         client().networks.create(name, driver="bridge", internal=internal, labels=labels)
 

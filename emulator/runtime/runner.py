@@ -183,7 +183,6 @@ class JobRun:
             timer.daemon = True
             timer.start()
         codes: list[int] = [0] * len(self.hosts)
-        failed = threading.Event()
         finished = threading.Event()
         if self._continuous_outputs():
             threading.Thread(target=self._sync_continuous, args=(finished,), daemon=True).start()
@@ -194,7 +193,6 @@ class JobRun:
                 with self._stop_lock:
                     if self.first_failed is None:
                         self.first_failed = host
-                failed.set()
                 # AWS fails the whole job when one host fails: stop the others.
                 for other in self.hosts:
                     if other is not host:
@@ -252,6 +250,7 @@ class JobRun:
             self._complete_processing(codes)
 
     def _complete_training(self, codes: list[int]) -> None:
+        self._record_metric_series()
         out = self.job["OutputDataConfig"]["S3OutputPath"].rstrip("/") + f"/{self.name}/output"
         succeeded = all(c == 0 for c in codes) and not self.stop_reason
         if self.hosts:
@@ -272,6 +271,20 @@ class JobRun:
         else:
             jobs.finish_job(self.services, TRAINING, self.name, "Failed", failure_reason=self._failure_reason(codes),
                             final_metrics=self.metrics.final())
+
+    def _record_metric_series(self) -> None:
+        """Every metric point, not just the final values, into the job's trial component (AWS keeps
+        the time series of jobs created with an ExperimentConfig)."""
+        if not self.job.get("ExperimentConfig") or not self.metrics.points:
+            return
+        from emulator.core import experiments
+        points = [{"MetricName": name, "Value": value, "Timestamp": stamp, "Step": step}
+                  for name, series in self.metrics.points.items()
+                  for step, (stamp, value) in enumerate(series)]
+        try:
+            experiments.record_job_metrics(self.services, TRAINING.kind, self.name, points)
+        except Exception:  # noqa: BLE001 - metrics must never fail the job
+            log.exception("could not record the metric series of %s", self.name)
 
     def _complete_processing(self, codes: list[int]) -> None:
         exit_message = self._read_first(["output/message"])
