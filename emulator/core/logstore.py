@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.store.db import Database, register_schema
+from emulator.store.db import Database, prefix_successor, register_schema
 
 register_schema("""
 CREATE TABLE IF NOT EXISTS log_groups (
@@ -164,6 +164,22 @@ class LogStore:
             fwd_id = after_id if after_id is not None else (before_id - 1 if before_id else 0)
             back_id = before_id if before_id is not None else (after_id + 1 if after_id is not None else 0)
         return Page(events, f"f/{fwd_id:056d}", f"b/{back_id:056d}")
+
+    def prefix_events(self, group: str, prefix: str, *, after_id: int = 0, limit: int = 1000,
+                      newest: bool = False) -> list[dict[str, Any]]:
+        """Events of every stream whose name starts with `prefix` (a job's hosts), in arrival order:
+        the first `limit` after event `after_id`, or with `newest` the last `limit` of them. Each event
+        carries its id, the cursor for reading on."""
+        where = "grp=? AND stream>=? AND id>?"
+        params: list[Any] = [group, prefix, after_id]
+        upper = prefix_successor(prefix)
+        if upper is not None:
+            where += " AND stream<?"
+            params.append(upper)
+        rows = self.db.query(f"SELECT id, stream, ts, message FROM log_events WHERE {where} "
+                             f"ORDER BY id {'DESC' if newest else 'ASC'} LIMIT ?", params + [limit])
+        events = [dict(r) for r in rows]
+        return events[::-1] if newest else events
 
     def filter_events(self, group: str, *, streams: list[str] | None, prefix: str | None,
                       start: int | None, end: int | None, pattern: str | None,
