@@ -122,7 +122,7 @@ def compare(ctx: Ctx, name: str) -> Html:
     rows = []
     for parameter in parameters:
         values = [parameter_text((r.get("Parameters") or {}).get(parameter)) for r in runs]
-        rows.append({"name": parameter, "values": values, "differs": len(set(values)) > 1})
+        rows.append({"name": parameter, "cells": values, "differs": len(set(values)) > 1})
     rows.sort(key=lambda row: (not row["differs"], row["name"]))
     return Html("compare.html", {"section": "experiments", "experiment": experiment, "runs": runs, "rows": rows,
                                  "charts": _metric_charts(ctx, runs) if runs else []})
