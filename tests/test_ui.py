@@ -86,7 +86,7 @@ def test_console_address_redirects_and_home_links_every_section(server):
 
 
 def test_templates_and_pages_load_nothing_from_the_network(server):
-    remote = re.compile(r"""(?:src|href|action|hx-get|hx-post)\s*=\s*["']\s*(?:https?:)?//|url\(\s*["']?https?:""", re.I)
+    remote = re.compile(r"""(?:src|href|action|hx-get|hx-post)\s*=\s*["']\s*(?:https?:)?//|url\(\s*["']?https?:""", re.IGNORECASE)
     files = list((UI / "templates").glob("*.html")) + list((UI / "static").glob("*.css"))
     assert len(files) > 10
     for path in files:
