@@ -20,7 +20,8 @@ from emulator.runtime.builtin_metrics import builtin_metric_definitions
 from emulator.runtime.logpump import MetricSeries
 
 TAIL_LINES = 500        # what a job page shows at first; the full log is one link away
-READ_BATCH = 5000
+READ_BATCH = 5000       # lines per query when reading a whole log
+POLL_BATCH = 1000       # new lines one poll of a live tail returns at most
 CACHED_JOBS = 64
 SETTLE_SECONDS = 5      # keep tailing this long after a job ends: its last lines are flushed after
 
@@ -45,7 +46,7 @@ def tail(services: Services, group: str, job_name: str, *, after: int | None, en
         truncated = len(events) == TAIL_LINES
         cursor = events[-1]["id"] if events else 0
     else:
-        events = services.logs.prefix_events(group, prefix, after_id=after, limit=READ_BATCH)
+        events = services.logs.prefix_events(group, prefix, after_id=after, limit=POLL_BATCH)
         truncated = False
         cursor = events[-1]["id"] if events else after
     settled = ended is not None and time.time() - ended > SETTLE_SECONDS
