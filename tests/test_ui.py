@@ -453,3 +453,21 @@ def test_line_chart_keeps_every_point():
     assert polyline["data-points"] == "1000" and len(polyline["points"].split()) == 1000
     assert not dom.find("circle")   # too many to mark individually
     assert "no points yet" in str(line_chart([], title="empty", x_label="step"))
+
+
+def test_a_failed_job_step_opens_on_its_log(server):
+    """Two clicks from the execution list to a failed step's log: its panel opens on the Logs tab."""
+    sagemaker = server.client("sagemaker")
+    name = unique("ui-fail")
+    step = {"Name": "Prep", "Type": "Processing", "Arguments": {
+        "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1,
+                                                  "VolumeSizeInGB": 1}},
+        "AppSpecification": {"ImageUri": "smemu-ui-no-such-image:latest"}, "RoleArn": ROLE}}
+    sagemaker.create_pipeline(PipelineName=name, RoleArn=ROLE, PipelineDefinition=definition([step]))
+    arn = sagemaker.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
+    assert wait_execution(sagemaker, arn, 120)["PipelineExecutionStatus"] == "Failed"
+    dom = page(server, f"/pipelines/{name}/executions/{arn.rsplit('/', 1)[-1]}?step=Prep&fragment=1")
+    assert dom.find("div", **{"class": "step-panel"})[0]["data-tab"] == "logs"
+    job = [a["href"] for a in dom.find("a") if "/jobs/processing/" in a.get("href", "")]
+    assert job and "smemu-ui-no-such-image" in dom.all_text
+    assert page(server, job[0].removeprefix("/_emulator/ui")).find("p", **{"class": "failure"})
