@@ -20,9 +20,9 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.emulator_process import EmulatorProcess  # noqa: E402
-from tests.jobhelpers import ROLE, shell_processing_job, shell_training_job  # noqa: E402
-from tests.pipelinehelpers import processing_step  # noqa: E402
+from tests.emulator_process import EmulatorProcess
+from tests.jobhelpers import ROLE, shell_processing_job, shell_training_job
+from tests.pipelinehelpers import processing_step
 
 GOAL_MS = 100
 

@@ -143,25 +143,26 @@ def tuning_trials(ctx: Ctx, job: dict[str, Any]) -> dict[str, Any]:
             "objective": objective}
 
 
-@page("/jobs/{type}/{name}/logs")
-def job_logs(ctx: Ctx, type: str, name: str) -> Html:
-    """New log lines after `after` (the tail's poller swaps itself for them and a new poller)."""
+def _logged_job(ctx: Ctx, type: str, name: str) -> tuple[JobType, dict[str, Any], str]:
+    """A job of a type that writes logs, and its log group."""
     kind = job_type(type)
     if kind.log_group is None:
         raise NotFound(f"{kind.label} jobs have no log.")
-    job = describe(ctx, kind, name)
-    after = ctx.int_arg("after")
-    tail = joblogs.tail(ctx.services, kind.log_group, job[kind.name_field], after=after,
+    return kind, describe(ctx, kind, name), kind.log_group
+
+
+@page("/jobs/{type}/{name}/logs")
+def job_logs(ctx: Ctx, type: str, name: str) -> Html:
+    """New log lines after `after` (the tail's poller swaps itself for them and a new poller)."""
+    kind, job, group = _logged_job(ctx, type, name)
+    tail = joblogs.tail(ctx.services, group, job[kind.name_field], after=ctx.int_arg("after"),
                         ended=job.get(kind.end_field))
     return Html("_log_lines.html", {"tail": tail, "log_url": url("jobs", kind.slug, job[kind.name_field], "logs")})
 
 
 @page("/jobs/{type}/{name}/logs.txt")
 def job_log_text(ctx: Ctx, type: str, name: str) -> Response:
-    kind = job_type(type)
-    if kind.log_group is None:
-        raise NotFound(f"{kind.label} jobs have no log.")
-    job = describe(ctx, kind, name)
-    return StreamingResponse(joblogs.all_lines(ctx.services, kind.log_group, job[kind.name_field]),
+    kind, job, group = _logged_job(ctx, type, name)
+    return StreamingResponse(joblogs.all_lines(ctx.services, group, job[kind.name_field]),
                              media_type="text/plain; charset=utf-8",
                              headers={"Content-Disposition": f'inline; filename="{job[kind.name_field]}.log"'})
