@@ -18,6 +18,7 @@ from emulator.ui.layout import NODE_H, NODE_W, layout
 from emulator.ui.svg import Series, line_chart
 from tests.jobhelpers import ROLE, unique
 from tests.pipelinehelpers import definition, wait_execution
+from tests.test_tuning import SCORE, live_config, live_definition, score_script, tuning_image, wait_tuning  # noqa: F401
 
 UI = Path(__file__).resolve().parents[1] / "emulator" / "ui"
 
@@ -304,6 +305,25 @@ def test_training_job_page_charts_every_logged_point_and_tails_the_log(server, l
     live = Elements(get(server, f"/jobs/training/{name}/live").text)
     assert live.find("section", id="job-live", data_status="Failed")
     assert "hx-trigger" not in live.find("section", id="job-live")[0]
+
+
+def test_tuning_job_page_ranks_trials_by_the_objective_and_charts_it(server, tuning_image):  # noqa: F811
+    sagemaker = server.client("sagemaker")
+    bucket, name = unique("ui-tune"), unique("ui-tune")
+    server.client("s3").create_bucket(Bucket=bucket)
+    sagemaker.create_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name, HyperParameterTuningJobConfig=live_config("Random", 3, 3),
+        TrainingJobDefinition=live_definition(tuning_image, bucket, score_script(SCORE)))
+    described = wait_tuning(sagemaker, name)
+    assert described["HyperParameterTuningJobStatus"] == "Completed", described.get("FailureReason")
+    dom = page(server, f"/jobs/tuning/{name}")
+    rows = [r for r in dom.find("tr") if "data-trial" in r]
+    values = [float(r["data-value"]) for r in rows]
+    assert len(rows) == 3 and values == sorted(values, reverse=True)   # Maximize: best first
+    assert rows[0].get("data-best") == "true"
+    assert rows[0]["data-trial"] == described["BestTrainingJob"]["TrainingJobName"]
+    assert dom.find("polyline", data_points="3") and dom.find("circle", **{"class": "best"})
+    assert dom.find("a", href=f"/_emulator/ui/jobs/training/{rows[0]['data-trial']}")
 
 
 # --- experiments ---------------------------------------------------------------------------------

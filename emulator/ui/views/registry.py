@@ -62,7 +62,7 @@ def group_detail(ctx: Ctx, group: str) -> Html:
 
 def _version(ctx: Ctx, group: str, version: int) -> dict[str, Any]:
     found = _group(ctx, group)
-    package = ctx.services.records.get(model_registry.PACKAGE, f"{found['ModelPackageGroupName']}/{version}")
+    package = model_registry.find_package(ctx.services, f"{found['ModelPackageGroupName']}/{version}", ctx.region)
     if package is None:
         raise NotFound(f"Model package group {group!r} has no version {version}.")
     return package
