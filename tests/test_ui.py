@@ -491,3 +491,17 @@ def test_a_failed_job_step_opens_on_its_log(server):
     job = [a["href"] for a in dom.find("a") if "/jobs/processing/" in a.get("href", "")]
     assert job and "smemu-ui-no-such-image" in dom.all_text
     assert page(server, job[0].removeprefix("/_emulator/ui")).find("p", **{"class": "failure"})
+
+
+def test_step_graph_marks_status_cache_hits_and_links_each_step():
+    from emulator.ui.svg import StepNode, dag
+    graph = nx.DiGraph([("A", "B")])
+    nodes = {"A": StepNode("A", "Processing", "Succeeded", "/x?step=A", cache_hit=True),
+             "B": StepNode("B", "Training", "Executing", "/x?step=B")}
+    dom = Elements(str(dag(layout(graph), nodes)))
+    a, b = dom.find("a", data_step="A")[0], dom.find("a", data_step="B")[0]
+    assert a["data-cache"] == "hit" and a["data-status"] == "Succeeded" and "data-cache" not in b
+    assert b["hx-get"] == "/x?step=B&fragment=1" and b["href"] == "/x?step=B"
+    assert dom.find("path", data_from="A", data_to="B")
+    static = Elements(str(dag(layout(graph), nodes, interactive=False)))
+    assert not static.find("a") and len(static.find("g", **{"class": "step"})) == 2
