@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS log_events (
     message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS log_events_stream ON log_events (grp, stream, ts, id);
+-- Reading a stream on from an event id (the console's live tail) seeks instead of scanning it.
+CREATE INDEX IF NOT EXISTS log_events_stream_id ON log_events (grp, stream, id);
 """)
 
 
@@ -169,17 +171,19 @@ class LogStore:
                       newest: bool = False) -> list[dict[str, Any]]:
         """Events of every stream whose name starts with `prefix` (a job's hosts), in arrival order:
         the first `limit` after event `after_id`, or with `newest` the last `limit` of them. Each event
-        carries its id, the cursor for reading on."""
-        where = "grp=? AND stream>=? AND id>?"
-        params: list[Any] = [group, prefix, after_id]
+        carries its id, the cursor for reading on. One indexed query per stream, merged by id."""
         upper = prefix_successor(prefix)
-        if upper is not None:
-            where += " AND stream<?"
-            params.append(upper)
-        rows = self.db.query(f"SELECT id, stream, ts, message FROM log_events WHERE {where} "
-                             f"ORDER BY id {'DESC' if newest else 'ASC'} LIMIT ?", params + [limit])
-        events = [dict(r) for r in rows]
-        return events[::-1] if newest else events
+        streams = [r["name"] for r in self.db.query(
+            "SELECT name FROM log_streams WHERE grp=? AND name>=?" + (" AND name<?" if upper else ""),
+            [group, prefix] + ([upper] if upper else []))]
+        order = "DESC" if newest else "ASC"
+        events: list[dict[str, Any]] = []
+        for stream in streams:
+            rows = self.db.query(f"SELECT id, stream, ts, message FROM log_events WHERE grp=? AND stream=? AND id>? "
+                                 f"ORDER BY id {order} LIMIT ?", (group, stream, after_id, limit))
+            events.extend(dict(r) for r in rows)
+        events.sort(key=lambda e: e["id"])
+        return events[-limit:] if newest else events[:limit]
 
     def filter_events(self, group: str, *, streams: list[str] | None, prefix: str | None,
                       start: int | None, end: int | None, pattern: str | None,
