@@ -505,3 +505,28 @@ def test_step_graph_marks_status_cache_hits_and_links_each_step():
     assert dom.find("path", data_from="A", data_to="B")
     static = Elements(str(dag(layout(graph), nodes, interactive=False)))
     assert not static.find("a") and len(static.find("g", **{"class": "step"})) == 2
+
+
+def test_a_multi_instance_job_log_says_which_host_wrote_each_line(server):
+    sagemaker, logs = server.client("sagemaker"), server.client("logs")
+    name = unique("ui-hosts")
+    sagemaker.create_processing_job(
+        ProcessingJobName=name, RoleArn=ROLE, AppSpecification={"ImageUri": "smemu-ui-no-such-image:latest"},
+        ProcessingResources={"ClusterConfig": {"InstanceCount": 2, "InstanceType": "ml.m5.large",
+                                               "VolumeSizeInGB": 1}})
+    try:
+        logs.create_log_group(logGroupName="/aws/sagemaker/ProcessingJobs")
+    except logs.exceptions.ResourceAlreadyExistsException:
+        pass
+    now = int(time.time() * 1000)
+    for turn in range(2):
+        for host in (1, 2):
+            stream = f"{name}/algo-{host}-1700000000"
+            if turn == 0:
+                logs.create_log_stream(logGroupName="/aws/sagemaker/ProcessingJobs", logStreamName=stream)
+            logs.put_log_events(logGroupName="/aws/sagemaker/ProcessingJobs", logStreamName=stream,
+                                logEvents=[{"timestamp": now + turn, "message": f"host {host} line {turn}"}])
+    dom = page(server, f"/jobs/processing/{name}")
+    assert "multi" in dom.find("pre", data_log="")[0]["class"]
+    lines = dom.find("span", **{"class": "line"})
+    assert [s["data-host"] for s in lines] == ["algo-1", "algo-2", "algo-1", "algo-2"]   # in arrival order

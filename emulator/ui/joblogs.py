@@ -32,13 +32,15 @@ class Tail:
     cursor: int             # id of the last event shown
     live: bool              # keep polling
     truncated: bool = False  # older lines exist that are not shown
+    hosts: int = 1           # instances writing to this log (lines are labelled when several)
 
 
 def stream_prefix(job_name: str) -> str:
     return f"{job_name}/"  # streams are <job>/algo-<n>-<epoch>
 
 
-def tail(services: Services, group: str, job_name: str, *, after: int | None, ended: float | None) -> Tail:
+def tail(services: Services, group: str, job_name: str, *, after: int | None, ended: float | None,
+         hosts: int = 1) -> Tail:
     """The last lines of a job's log (after=None) or the lines after event `after`."""
     prefix = stream_prefix(job_name)
     if after is None:
@@ -51,7 +53,12 @@ def tail(services: Services, group: str, job_name: str, *, after: int | None, en
         cursor = events[-1]["id"] if events else after
     settled = ended is not None and time.time() - ended > SETTLE_SECONDS
     live = not settled or bool(events)
-    return Tail(events, cursor, live, truncated)
+    return Tail(events, cursor, live, truncated, hosts)
+
+
+def instance_count(job: dict[str, Any]) -> int:
+    resources = job.get("ResourceConfig") or (job.get("ProcessingResources") or {}).get("ClusterConfig") or {}
+    return int(resources.get("InstanceCount") or 1)
 
 
 def all_lines(services: Services, group: str, job_name: str):

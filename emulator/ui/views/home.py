@@ -11,7 +11,7 @@ RECENT = 10
 # (record kind, label, list page)
 COUNTED = [("Pipeline", "Pipelines", url("pipelines")), ("PipelineExecution", "Pipeline executions", url("pipelines")),
            *[(t.kind, f"{t.label} jobs", url("jobs", t.slug)) for t in JOB_TYPES.values()],
-           ("Experiment", "Experiments", url("experiments")), ("TrialComponent", "Runs (trial components)", None),
+           ("Experiment", "Experiments", url("experiments")), ("TrialComponent", "Runs (trial components)", url("experiments")),
            ("ModelPackageGroup", "Model package groups", url("models")), (ENDPOINT, "Endpoints", url("endpoints"))]
 
 

@@ -88,7 +88,7 @@ def job_detail(ctx: Ctx, type: str, name: str) -> Html:
     context = {"section": "jobs", "kind": kind, "job": job, **live_context(ctx, kind, job)}
     if kind.log_group:
         context["tail"] = joblogs.tail(ctx.services, kind.log_group, job[kind.name_field], after=None,
-                                       ended=job.get(kind.end_field))
+                                       ended=job.get(kind.end_field), hosts=joblogs.instance_count(job))
         context["log_url"] = url("jobs", kind.slug, job[kind.name_field], "logs")
     return Html(f"{kind.slug}_job.html", context)
 
@@ -156,7 +156,7 @@ def job_logs(ctx: Ctx, type: str, name: str) -> Html:
     """New log lines after `after` (the tail's poller swaps itself for them and a new poller)."""
     kind, job, group = _logged_job(ctx, type, name)
     tail = joblogs.tail(ctx.services, group, job[kind.name_field], after=ctx.int_arg("after"),
-                        ended=job.get(kind.end_field))
+                        ended=job.get(kind.end_field), hosts=joblogs.instance_count(job))
     return Html("_log_lines.html", {"tail": tail, "log_url": url("jobs", kind.slug, job[kind.name_field], "logs")})
 
 

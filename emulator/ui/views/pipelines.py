@@ -218,7 +218,7 @@ def _step_panel(ctx: Ctx, name: str, execution_id: str, body: dict[str, Any], st
         kind = JOB_TYPES[JOB_SLUGS[job["kind"]]]
         record = ctx.services.records.get(kind.kind, job["name"]) or {}
         panel["tail"] = joblogs.tail(ctx.services, kind.log_group, job["name"], after=None,
-                                     ended=record.get(kind.end_field))
+                                     ended=record.get(kind.end_field), hosts=joblogs.instance_count(record))
         panel["log_url"] = url("jobs", kind.slug, job["name"], "logs")
     return panel
 
