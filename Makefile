@@ -5,7 +5,7 @@ PORT ?= 7070
 HOST ?= 127.0.0.1
 DATA_DIR ?= $(HOME)/.sagemaker-emulator
 
-.PHONY: run test install docker bench clean
+.PHONY: run test install docker chromium bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -18,10 +18,15 @@ install: $(VENV)/.installed
 docker:
 	bash scripts/ensure-docker.sh
 
+# The console's browser tests drive Debian's chromium (tests/test_ui_browser.py).
+chromium:
+	bash scripts/ensure-chromium.sh
+
 run: install docker
+	@echo "Web console: http://$(HOST):$(PORT)/_emulator/ui/"
 	$(VENV)/bin/sagemaker-emulator serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
 
-test: install docker
+test: install docker chromium
 	$(PY) -m pytest -ra $(PYTEST_ARGS)
 
 bench: install docker

@@ -87,6 +87,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 async def emulator_endpoint(request: Request, services: Services) -> Response:
     path = request.url.path
+    if path == "/_emulator/ui" or path.startswith("/_emulator/ui/"):
+        from emulator import ui
+        return await ui.handle(request, services)
     if path == "/_emulator/health" and request.method == "GET":
         docker_ok = await asyncio.to_thread(docker_available)
         return JSONResponse({"status": "running", "version": __version__, "docker": docker_ok,

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.store.db import Database, register_schema
+from emulator.store.db import Database, prefix_successor, register_schema
 
 register_schema("""
 CREATE TABLE IF NOT EXISTS log_groups (
@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS log_events (
     message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS log_events_stream ON log_events (grp, stream, ts, id);
+-- Reading a stream on from an event id (the console's live tail) seeks instead of scanning it.
+CREATE INDEX IF NOT EXISTS log_events_stream_id ON log_events (grp, stream, id);
 """)
 
 
@@ -164,6 +166,24 @@ class LogStore:
             fwd_id = after_id if after_id is not None else (before_id - 1 if before_id else 0)
             back_id = before_id if before_id is not None else (after_id + 1 if after_id is not None else 0)
         return Page(events, f"f/{fwd_id:056d}", f"b/{back_id:056d}")
+
+    def prefix_events(self, group: str, prefix: str, *, after_id: int = 0, limit: int = 1000,
+                      newest: bool = False) -> list[dict[str, Any]]:
+        """Events of every stream whose name starts with `prefix` (a job's hosts), in arrival order:
+        the first `limit` after event `after_id`, or with `newest` the last `limit` of them. Each event
+        carries its id, the cursor for reading on. One indexed query per stream, merged by id."""
+        upper = prefix_successor(prefix)
+        streams = [r["name"] for r in self.db.query(
+            "SELECT name FROM log_streams WHERE grp=? AND name>=?" + (" AND name<?" if upper else ""),
+            [group, prefix] + ([upper] if upper else []))]
+        order = "DESC" if newest else "ASC"
+        events: list[dict[str, Any]] = []
+        for stream in streams:
+            rows = self.db.query(f"SELECT id, stream, ts, message FROM log_events WHERE grp=? AND stream=? AND id>? "
+                                 f"ORDER BY id {order} LIMIT ?", (group, stream, after_id, limit))
+            events.extend(dict(r) for r in rows)
+        events.sort(key=lambda e: e["id"])
+        return events[-limit:] if newest else events[:limit]
 
     def filter_events(self, group: str, *, streams: list[str] | None, prefix: str | None,
                       start: int | None, end: int | None, pattern: str | None,

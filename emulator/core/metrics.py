@@ -76,6 +76,11 @@ def _points(services, component: str, metric: str | None = None) -> dict[str, li
     return series
 
 
+def series(services, component: str) -> dict[str, list[tuple]]:
+    """Every point of each metric of a trial component, in arrival order: {metric: [(ts, step, value)]}."""
+    return dict(_points(services, component))
+
+
 def _stat(values: list[float], stat: str) -> float:
     if stat == "Min":
         return min(values)

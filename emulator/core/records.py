@@ -24,6 +24,8 @@ CREATE TABLE IF NOT EXISTS resources (
     PRIMARY KEY (kind, name)
 );
 CREATE INDEX IF NOT EXISTS resources_arn ON resources (arn);
+-- Newest-first pages of one kind (the web console's lists) read only the rows they show.
+CREATE INDEX IF NOT EXISTS resources_kind_created ON resources (kind, created);
 CREATE TABLE IF NOT EXISTS tags (
     arn TEXT NOT NULL,
     key TEXT NOT NULL,

@@ -22,6 +22,17 @@ def register_schema(ddl: str) -> None:
         _SCHEMA.append(ddl)
 
 
+def prefix_successor(text: str) -> str | None:
+    """The smallest string greater than every string that starts with `text` (None if unbounded):
+    `col >= text AND col < prefix_successor(text)` is a prefix match an index can serve."""
+    while text:
+        code = ord(text[-1])
+        if code < 0x10FFFF and not 0xD7FF <= code < 0xE000:
+            return text[:-1] + chr(code + 1)
+        text = text[:-1]
+    return None
+
+
 class Database:
     def __init__(self, path: Path) -> None:
         self.path = path

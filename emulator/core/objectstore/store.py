@@ -27,7 +27,7 @@ from emulator.core.objectstore.blobs import StagedBlob, hash_file, md5, new_blob
 from emulator.core.objectstore.errors import S3Error
 from emulator.core.objectstore.multipart import MultipartMixin
 from emulator.core.objectstore.records import OBJECT_COLUMNS, BucketInfo, ObjectInfo, object_from_row
-from emulator.store.db import Database
+from emulator.store.db import Database, prefix_successor
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +44,6 @@ def valid_bucket_name(name: str) -> bool:
     return bool(_BUCKET_NAME.match(name)) and ".." not in name and not _IP_ADDRESS.match(name) \
         and not name.startswith("xn--") and not name.endswith("-s3alias") and ".-" not in name \
         and "-." not in name
-
-
-def _successor(text: str) -> str | None:
-    """The smallest string greater than every string that starts with `text` (None if unbounded)."""
-    while text:
-        code = ord(text[-1])
-        if code < 0x10FFFF and not 0xD7FF <= code < 0xE000:
-            return text[:-1] + chr(code + 1)
-        text = text[:-1]
-    return None
 
 
 @dataclass
@@ -421,10 +411,10 @@ class ObjectStore(MultipartMixin):
             rest = marker[len(prefix):]
             cut = rest.find(delimiter)
             if cut >= 0 and cut + len(delimiter) == len(rest):
-                skip = _successor(marker)
+                skip = prefix_successor(marker)
                 if skip is not None:
                     lower, inclusive = skip, True
-        upper = _successor(prefix) if prefix else None
+        upper = prefix_successor(prefix) if prefix else None
         last: str | None = None
         while True:
             sql = (f"SELECT {OBJECT_COLUMNS} FROM s3_objects WHERE bucket = ? AND key {'>=' if inclusive else '>'} ?"
@@ -449,7 +439,7 @@ class ObjectStore(MultipartMixin):
                 if common is not None:
                     prefixes.append(common)
                     last = common
-                    skip = _successor(common)
+                    skip = prefix_successor(common)
                     if skip is None:  # pathological delimiter: walk past the prefix row by row
                         lower, inclusive = key, False
                         continue
