@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -194,7 +195,7 @@ def monitoring_env(baseline: Job, capture: Path, hour, **extra) -> dict[str, str
             "baseline_constraints": str(baseline.output / "constraints.json"),
             "baseline_statistics": str(baseline.output / "statistics.json"),
             "sagemaker_endpoint_name": "churn", "sagemaker_monitoring_schedule_name": "hourly",
-            "start_time": f"{hour:%Y-%m-%dT%H:%M:%SZ}", "end_time": f"{hour.replace(minute=59, second=59):%Y-%m-%dT%H:%M:%SZ}",
+            "start_time": f"{hour:%Y-%m-%dT%H:%M:%SZ}", "end_time": f"{hour + timedelta(hours=1):%Y-%m-%dT%H:%M:%SZ}",
             "metric_time": f"{hour:%Y-%m-%dT%H:%M:%SZ}", **extra}
 
 
@@ -536,3 +537,29 @@ def test_merge_prefers_inference_id_over_event_id(tmp_path):
     assert (seen, merged) == (3, 2)  # ev-3 does not match: that capture has an inferenceId
     joined = [json.loads(line) for line in (tmp_path / "out" / "a.jsonl").read_text().splitlines()]
     assert [r["eventMetadata"]["eventId"] for r in joined] == ["ev-1", "ev-2"]
+
+
+@pytest.mark.parametrize("method", ["LInfinity", "ChiSquared"])
+def test_categorical_drift_by_either_method(tmp_path, method):
+    rng = np.random.default_rng(12)
+    before = pd.DataFrame({"state": rng.choice(["CA", "NV", "OR"], 3000, p=[0.5, 0.3, 0.2])})
+    after = pd.DataFrame({"state": rng.choice(["CA", "NV", "OR"], 1000, p=[0.2, 0.3, 0.5])})
+    baseline = run(tmp_path, "baseline", **sdk_env(dataset_format={"csv": {"header": True}},
+                                                   dataset_source_container_path=str(csv_baseline(tmp_path, before)),
+                                                   categorical_drift_method=method))
+    current = csv_baseline(tmp_path, after, name="current")
+    job = run(tmp_path, "monitor", **sdk_env(dataset_format={"csv": {"header": True}},
+                                             dataset_source_container_path=str(current)),
+              baseline_constraints=str(baseline.output / "constraints.json"),
+              baseline_statistics=str(baseline.output / "statistics.json"))
+    drift = [v["description"] for v in job.json("constraint_violations.json")["violations"]
+             if v["constraint_check_type"] == "baseline_drift_check"]
+    p, q = before["state"].value_counts(normalize=True), after["state"].value_counts(normalize=True)
+    if method == "LInfinity":
+        n, m = len(before), len(after)
+        expected = (p - q).abs().max() - 1.8 * math.sqrt((n + m) / (n * m))
+        assert float(drift[0].split()[3]) == pytest.approx(expected, abs=1e-12)
+    else:
+        counts = after["state"].value_counts()
+        p_value = float(scistats.chisquare(counts[p.index], p * len(after)).pvalue)
+        assert drift == [f"Baseline drift p-value: {p_value!r} is below threshold: 0.1"]

@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from algorithms.model_monitor import cloudwatch, data_quality, model_quality, records, violations
+from algorithms.model_monitor import cloudwatch, data_quality, records, violations
 from algorithms.model_monitor.contract import (
     ML_ROOT,
     MODEL_QUALITY,
@@ -86,6 +86,9 @@ def analyze_data_quality(config: AnalyzerConfig, preprocess: records.Preprocesso
 
 
 def analyze_model_quality(config: AnalyzerConfig, preprocess: records.Preprocessor | None) -> int:
+    # Imported here: scikit-learn takes seconds to import, which data quality runs need not pay.
+    from algorithms.model_monitor import model_quality
+
     baseline_constraints = _read_json(config.baseline_constraints, "baseline constraints")
     observations = model_quality.observations(model_quality.read_observations(config, preprocess), config)
     stats = model_quality.statistics(observations, config)

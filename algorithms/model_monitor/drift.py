@@ -17,7 +17,6 @@ import math
 from collections.abc import Mapping
 
 import numpy as np
-from scipy import stats
 
 from algorithms.model_monitor.sketch import RankFunction
 
@@ -67,5 +66,6 @@ def chi_squared_p_value(baseline: Mapping[str, float], current: Mapping[str, flo
         observed[second] += low_o
     if len(expected) < 2:
         return float("nan")
+    from scipy import stats  # only this method needs it, and it is slow to import
     keys = list(expected)
     return float(stats.chisquare([observed[k] for k in keys], [expected[k] for k in keys]).pvalue)
