@@ -563,3 +563,14 @@ def test_categorical_drift_by_either_method(tmp_path, method):
         counts = after["state"].value_counts()
         p_value = float(scistats.chisquare(counts[p.index], p * len(after)).pvalue)
         assert drift == [f"Baseline drift p-value: {p_value!r} is below threshold: 0.1"]
+
+
+def test_only_the_first_host_of_a_multi_instance_job_analyses(tmp_path):
+    data = csv_baseline(tmp_path, pd.DataFrame({"a": [1, 2, 3]}))
+    config = tmp_path / "job" / "ml" / "config"
+    config.mkdir(parents=True)
+    (config / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-2", "hosts": ["algo-1", "algo-2"]}))
+    job = Job(tmp_path / "job", sdk_env(dataset_format={"csv": {"header": True}},
+                                        dataset_source_container_path=str(data)))
+    assert job.code == 0
+    assert not job.output.exists()

@@ -121,10 +121,24 @@ def run(config: AnalyzerConfig) -> str:
     return message
 
 
+def _leader(ml_root: Path) -> bool:
+    """On a multi-instance job only the first host analyses (the real container runs its Spark job
+    from the first host; the others only serve it), so reports are written once."""
+    try:
+        resources = json.loads((ml_root / "config" / "resourceconfig.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return True
+    hosts = resources.get("hosts") or []
+    return not hosts or resources.get("current_host") == hosts[0]
+
+
 def main(env: Mapping[str, str], ml_root: Path | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format="%(asctime)s %(levelname)s %(name)s - %(message)s")
     started = time.monotonic()
+    if not _leader(ml_root or ML_ROOT):
+        log.info("Not the first host of the job: nothing to do here.")
+        return 0
     config = None
     try:
         config = AnalyzerConfig.from_environment(env, **({"ml_root": ml_root} if ml_root else {}))
