@@ -145,9 +145,9 @@ def main(env: Mapping[str, str], ml_root: Path | None = None) -> int:
         log.info("Analysis type %s, dataset %s (%s)", config.analysis_type, config.dataset_source,
                  config.dataset_format.kind)
         message = run(config)
-    except AnalyzerError as exc:
-        message = f"Error: {exc}"
-        log.error(message)
+    except Exception as exc:
+        message = f"Error: {exc}" if isinstance(exc, AnalyzerError) else f"Error: {type(exc).__name__}: {exc}"
+        log.error(message, exc_info=not isinstance(exc, AnalyzerError))
         write_message(config or (ml_root or ML_ROOT), message[:1024])
         return 1
     log.info("%s (analysis took %.2f s)", message, time.monotonic() - started)

@@ -169,7 +169,9 @@ def read_observations(config: AnalyzerConfig, preprocess: records.Preprocessor |
             "probability": _table_column(table, config.probability_attribute, "probability_attribute"),
             "truth": truth,
         }, dtype=object)
-    frame = frame[frame["truth"].notna()]
+    needed = ["truth"] + (["inference"] if config.inference_attribute else []) + \
+        (["probability"] if config.probability_attribute else [])
+    frame = frame[frame[needed].notna().all(axis=1)]  # records without a label or prediction
     if frame.empty:
         raise AnalyzerError("No records with both a prediction and ground truth were found in the dataset.")
     return frame.reset_index(drop=True)

@@ -289,8 +289,11 @@ def _read_csv(files: list[Path], header: bool, preprocess: Preprocessor | None) 
     for path in files:
         if path.stat().st_size == 0:
             continue
-        frame = pd.read_csv(path, header=0 if header else None, dtype=str, keep_default_na=False,
-                            na_values=[""], skipinitialspace=False, skip_blank_lines=True)
+        try:
+            frame = pd.read_csv(path, header=0 if header else None, dtype=str, keep_default_na=False,
+                                na_values=[""], skip_blank_lines=True)
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise AnalyzerError(f"{path.name} is not a readable CSV file: {exc}") from None
         if not header:
             frame.columns = [f"_c{i}" for i in range(frame.shape[1])]
         frames.append(frame)
@@ -311,7 +314,10 @@ def _read_json(files: list[Path], lines: bool, preprocess: Preprocessor | None) 
         if lines:
             records.extend(json_lines(path))
         else:
-            document = json.loads(path.read_text(encoding="utf-8") or "[]")
+            try:
+                document = json.loads(path.read_text(encoding="utf-8") or "[]")
+            except json.JSONDecodeError as exc:
+                raise AnalyzerError(f"{path.name} is not valid JSON: {exc}") from None
             records.extend(document if isinstance(document, list) else [document])
     if preprocess is not None:
         records = [row for record in records for row in _apply(preprocess, record)]
@@ -342,9 +348,11 @@ def _read_capture(events: Iterator[dict[str, Any]], index_names: tuple[str, ...]
             else:
                 merged: dict[str, Any] = {}
                 for piece in pieces:
-                    merged.update(flatten(piece) if isinstance(piece, dict)
-                                  else {f"_c{len(merged) + j}": v for j, v in enumerate(
-                                      piece if isinstance(piece, list) else [piece])})
+                    if isinstance(piece, dict):
+                        merged.update(flatten(piece))
+                    else:  # CSV fields or a bare JSON value beside a JSON object: positional names
+                        values = piece if isinstance(piece, list) else [piece]
+                        merged.update({f"_c{len(merged) + j}": v for j, v in enumerate(values)})
                 rows.append(merged)
     return _rows_table(rows)
 
