@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from emulator.runtime.images import build_images
 from tests.emulator_process import EmulatorProcess
 from tests.jobhelpers import ROLE, wait_for
-from tests.monitorhelpers import baseline_csv, churn_like, ground_truth_line, utc_hour, write_hour_of_capture
+from tests.monitorhelpers import (
+    baseline_csv,
+    churn_like,
+    data_quality_run_env,
+    ground_truth_line,
+    model_quality_run_env,
+    utc_hour,
+    write_hour_of_capture,
+)
 
 ANALYZER_URI = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
 
@@ -54,7 +62,7 @@ def analysis_seconds(log: str) -> float:
     return float(re.findall(r"analysis took ([0-9.]+) s", log)[-1])
 
 
-def prepare(work: Path, records: int) -> dict:
+def prepare(work: Path, records: int) -> datetime:
     rng = np.random.default_rng(0)
     (work / "baseline").mkdir()
     baseline_csv(work / "baseline" / "train.csv", churn_like(rng, records))
@@ -64,7 +72,7 @@ def prepare(work: Path, records: int) -> dict:
     (work / "groundtruth").mkdir()
     (work / "groundtruth" / "labels.jsonl").write_text(
         "\n".join(ground_truth_line(i, str(v)) for i, v in zip(ids, rows["label"])) + "\n")
-    return {"hour": hour}
+    return hour
 
 
 def main() -> None:
@@ -76,22 +84,14 @@ def main() -> None:
     analyzer, merger = images["model-monitor-analyzer"], images["model-monitor-groundtruth-merger"]
     with tempfile.TemporaryDirectory(prefix="smemu-bench-monitor-") as tmp:
         work = Path(tmp)
-        info = prepare(work, args.records)
-        hour = info["hour"]
-        window = {"start_time": f"{hour:%Y-%m-%dT%H:%M:%SZ}", "end_time": f"{hour + timedelta(hours=1):%Y-%m-%dT%H:%M:%SZ}",
-                  "metric_time": f"{hour:%Y-%m-%dT%H:%M:%SZ}"}
+        hour = prepare(work, args.records)
         baseline_env = {"dataset_format": json.dumps({"csv": {"header": True}}),
                         "dataset_source": "/opt/ml/processing/input/baseline", "output_path": "/opt/ml/processing/output"}
         docker_run(analyzer, baseline_env, {work / "baseline": "/opt/ml/processing/input/baseline",
                                             work / "baseline-out": "/opt/ml/processing/output"})
-        monitor_env = {
-            "dataset_format": json.dumps({"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput",
-                                                                                         "endpointOutput"]}}),
-            "dataset_source": "/opt/ml/processing/input/endpoint", "output_path": "/opt/ml/processing/output",
-            "publish_cloudwatch_metrics": "Enabled", "sagemaker_endpoint_name": "churn",
-            "sagemaker_monitoring_schedule_name": "hourly",
-            "baseline_constraints": "/opt/ml/processing/baseline/constraints.json",
-            "baseline_statistics": "/opt/ml/processing/baseline/statistics.json", **window}
+        monitor_env = data_quality_run_env(hour, dataset_source="/opt/ml/processing/input/endpoint",
+                                           constraints="/opt/ml/processing/baseline/constraints.json",
+                                           statistics="/opt/ml/processing/baseline/statistics.json")
         monitor_mounts = {work / "capture": "/opt/ml/processing/input/endpoint",
                           work / "baseline-out": "/opt/ml/processing/baseline",
                           work / "report": "/opt/ml/processing/output"}
@@ -99,11 +99,7 @@ def main() -> None:
                      "ground_truth_source": "/opt/ml/processing/groundtruth", "output_path": "/opt/ml/processing/output"}
         merge_mounts = {work / "capture": "/opt/ml/processing/input_data",
                         work / "groundtruth": "/opt/ml/processing/groundtruth", work / "merged": "/opt/ml/processing/output"}
-        quality_env = {"analysis_type": "MODEL_QUALITY", "problem_type": "BinaryClassification",
-                       "dataset_format": json.dumps({"sagemakerMergeJson": {"captureIndexNames": ["endpointOutput"]}}),
-                       "dataset_source": "/opt/ml/processing/input_data", "probability_attribute": "0",
-                       "probability_threshold_attribute": "0.5", "output_path": "/opt/ml/processing/output",
-                       "publish_cloudwatch_metrics": "Enabled", **window}
+        quality_env = model_quality_run_env(hour)
         quality_mounts = {work / "merged": "/opt/ml/processing/input_data", work / "mq": "/opt/ml/processing/output"}
 
         floor, data_quality, dq_inside, model_quality, mq_inside = [], [], [], [], []
@@ -120,7 +116,7 @@ def main() -> None:
             mq_inside.append(analysis_seconds(log))
         report = json.loads((work / "report" / "statistics.json").read_text())
         assert report["dataset"]["item_count"] == args.records, report["dataset"]
-        job = emulator_run(work, monitor_env, window)
+        job = emulator_run(work, monitor_env)
 
     f = statistics.median(floor)
     print(f"container start floor (docker run --entrypoint true)   median {f:.2f} s over {args.runs} runs")
@@ -132,7 +128,7 @@ def main() -> None:
     print(f"{'(c) (a) as an emulator processing job, Create -> Completed':55s} {job:.2f} s")
 
 
-def emulator_run(work: Path, env: dict[str, str], window: dict[str, str]) -> float:
+def emulator_run(work: Path, env: dict[str, str]) -> float:
     server = EmulatorProcess().start()
     try:
         s3, sagemaker = server.client("s3"), server.client("sagemaker")

@@ -82,3 +82,33 @@ def baseline_csv(path: Path, rows: dict[str, np.ndarray]) -> None:
 def utc_hour(hours_ago: int = 0) -> datetime:
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     return now - timedelta(hours=hours_ago)
+
+
+def window(hour: datetime) -> dict[str, str]:
+    """A scheduled run's analysis window: the data hour, metrics stamped at its start."""
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    return {"start_time": hour.strftime(stamp), "end_time": (hour + timedelta(hours=1)).strftime(stamp),
+            "metric_time": hour.strftime(stamp)}
+
+
+def data_quality_run_env(hour: datetime, *, dataset_source: str, constraints: str, statistics: str,
+                         endpoint: str = "churn", schedule: str = "hourly", **extra: str) -> dict[str, str]:
+    """The environment the platform gives a scheduled data quality execution (byoc-contract-inputs)."""
+    return {"dataset_format": json.dumps({"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput",
+                                                                                         "endpointOutput"]}}),
+            "dataset_source": dataset_source, "output_path": "/opt/ml/processing/output",
+            "publish_cloudwatch_metrics": "Enabled", "sagemaker_endpoint_name": endpoint,
+            "sagemaker_monitoring_schedule_name": schedule, "baseline_constraints": constraints,
+            "baseline_statistics": statistics, **window(hour), **extra}
+
+
+def model_quality_run_env(hour: datetime, *, dataset_source: str = "/opt/ml/processing/input_data",
+                          endpoint: str = "churn", schedule: str = "mq-schedule", **extra: str) -> dict[str, str]:
+    """The analyzer half of a scheduled model quality execution (seen in a real run's request):
+    merged records in, the captured CSV output's field 0 as the probability."""
+    return {"analysis_type": "MODEL_QUALITY", "problem_type": "BinaryClassification",
+            "dataset_format": json.dumps({"sagemakerMergeJson": {"captureIndexNames": ["endpointOutput"]}}),
+            "dataset_source": dataset_source, "probability_attribute": "0", "probability_threshold_attribute": "0.5",
+            "output_path": "/opt/ml/processing/output", "publish_cloudwatch_metrics": "Enabled",
+            "sagemaker_endpoint_name": endpoint, "sagemaker_monitoring_schedule_name": schedule,
+            **window(hour), **extra}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,15 @@ from scipy import stats as scistats
 from sklearn import metrics as sk
 
 from algorithms.model_monitor import analyzer, merge
-from tests.monitorhelpers import capture_line, churn_like, ground_truth_line, utc_hour, write_hour_of_capture
+from tests.monitorhelpers import (
+    capture_line,
+    churn_like,
+    data_quality_run_env,
+    ground_truth_line,
+    model_quality_run_env,
+    utc_hour,
+    write_hour_of_capture,
+)
 
 ML_TOLERANCE = 1e-9
 
@@ -34,7 +41,7 @@ class Job:
 
     def __init__(self, root: Path, env: dict[str, str]):
         self.root, self.output = root / "ml", root / "out"
-        self.code = analyzer.main({"output_path": str(self.output), **env}, ml_root=self.root)
+        self.code = analyzer.main({**env, "output_path": str(self.output)}, ml_root=self.root)
 
     def json(self, name: str) -> dict:
         return json.loads((self.output / name).read_text())
@@ -80,7 +87,7 @@ def test_the_sdk_environment_names_are_the_ones_the_analyzer_reads(tmp_path):
                   output_path=str(tmp_path / "ignored"), enable_cloudwatch_metrics=False,
                   dataset_source_container_path=str(data))
     assert set(env) == {"dataset_format", "output_path", "publish_cloudwatch_metrics", "dataset_source"}
-    job = run(tmp_path, "job", **{k: v for k, v in env.items() if k != "output_path"})
+    job = run(tmp_path, "job", **env)
     assert job.code == 0
     assert job.message == "Completed: Job completed successfully with no violations."
 
@@ -188,15 +195,8 @@ def churn_baseline(tmp_path) -> Job:
 
 
 def monitoring_env(baseline: Job, capture: Path, hour, **extra) -> dict[str, str]:
-    """What the platform gives a scheduled data quality run (byoc-contract-inputs)."""
-    return {"dataset_format": json.dumps({"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput",
-                                                                                          "endpointOutput"]}}),
-            "dataset_source": str(capture), "publish_cloudwatch_metrics": "Enabled",
-            "baseline_constraints": str(baseline.output / "constraints.json"),
-            "baseline_statistics": str(baseline.output / "statistics.json"),
-            "sagemaker_endpoint_name": "churn", "sagemaker_monitoring_schedule_name": "hourly",
-            "start_time": f"{hour:%Y-%m-%dT%H:%M:%SZ}", "end_time": f"{hour + timedelta(hours=1):%Y-%m-%dT%H:%M:%SZ}",
-            "metric_time": f"{hour:%Y-%m-%dT%H:%M:%SZ}", **extra}
+    return data_quality_run_env(hour, dataset_source=str(capture), constraints=str(baseline.output / "constraints.json"),
+                                statistics=str(baseline.output / "statistics.json"), **extra)
 
 
 def test_drifted_capture_reports_violations_with_the_ks_distance(tmp_path, churn_baseline):
@@ -496,12 +496,8 @@ def test_ground_truth_merge_then_model_quality_against_a_baseline(tmp_path):
     baseline = model_quality_job(tmp_path, good, "BinaryClassification", name="baseline",
                                  probability_attribute="probability", probability_threshold_attribute=0.5,
                                  ground_truth_attribute="label")
-    env = {"analysis_type": "MODEL_QUALITY", "problem_type": "BinaryClassification",
-           "dataset_format": json.dumps({"sagemakerMergeJson": {"captureIndexNames": ["endpointOutput"]}}),
-           "dataset_source": str(merged), "probability_attribute": "0", "probability_threshold_attribute": "0.5",
-           "baseline_constraints": str(baseline.output / "constraints.json"),
-           "publish_cloudwatch_metrics": "Enabled", "sagemaker_endpoint_name": "churn",
-           "sagemaker_monitoring_schedule_name": "mq"}
+    env = model_quality_run_env(hour, dataset_source=str(merged), schedule="mq",
+                                baseline_constraints=str(baseline.output / "constraints.json"))
     job = run(tmp_path, "monitor", **env)
     assert job.code == 0
     stats = job.json("statistics.json")

@@ -10,7 +10,6 @@ account and region's URI. Reference values come from pandas and scikit-learn her
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -18,7 +17,15 @@ import pytest
 from sklearn import metrics as sk
 
 from tests.jobhelpers import ROLE, unique, wait_for
-from tests.monitorhelpers import baseline_csv, churn_like, ground_truth_line, utc_hour, write_hour_of_capture
+from tests.monitorhelpers import (
+    baseline_csv,
+    churn_like,
+    data_quality_run_env,
+    ground_truth_line,
+    model_quality_run_env,
+    utc_hour,
+    write_hour_of_capture,
+)
 from tests.sdk_session import sdk_environment, sdk_session
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -152,15 +159,10 @@ def test_a_scheduled_data_quality_run_finds_drift(server, sagemaker, bucket, ima
     upload_tree(server, bucket, "capture", tmp_path / "capture")
     data_hour = f"churn/AllTraffic/{hour:%Y/%m/%d/%H}"
     report = f"s3://{bucket}/reports/churn/hourly/{hour:%Y/%m/%d/%H}"
-    job = processing_job(sagemaker, unique("model-monitoring"), ANALYZER, {
-        "dataset_format": json.dumps({"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput",
-                                                                                     "endpointOutput"]}}),
-        "dataset_source": "/opt/ml/processing/input/endpoint", "output_path": "/opt/ml/processing/output",
-        "publish_cloudwatch_metrics": "Enabled", "sagemaker_endpoint_name": "churn",
-        "sagemaker_monitoring_schedule_name": "hourly",
-        "baseline_constraints": "/opt/ml/processing/baseline/constraints/constraints.json",
-        "baseline_statistics": "/opt/ml/processing/baseline/stats/statistics.json",
-        "start_time": f"{hour:%Y-%m-%dT%H:%M:%SZ}", "end_time": f"{hour + timedelta(hours=1):%Y-%m-%dT%H:%M:%SZ}"},
+    job = processing_job(sagemaker, unique("model-monitoring"), ANALYZER, data_quality_run_env(
+        hour, dataset_source="/opt/ml/processing/input/endpoint",
+        constraints="/opt/ml/processing/baseline/constraints/constraints.json",
+        statistics="/opt/ml/processing/baseline/stats/statistics.json"),
         [s3_input("endpoint_input_1", f"s3://{bucket}/capture/{data_hour}",
                   f"/opt/ml/processing/input/endpoint/{data_hour}"),
          s3_input("constraints", f"s3://{bucket}/dq/baseline/constraints.json",
@@ -211,14 +213,8 @@ def test_a_scheduled_model_quality_run_is_a_merge_job_then_an_analysis(server, s
     assert merge["ProcessingJobStatus"] == "Completed", merge.get("FailureReason")
 
     report = f"s3://{bucket}/mq/reports/churn/mq-schedule/{hour:%Y/%m/%d/%H}"
-    job = processing_job(sagemaker, f"model-quality-monitoring-{suffix}", ANALYZER, {
-        "analysis_type": "MODEL_QUALITY", "problem_type": "BinaryClassification",
-        "baseline_constraints": "/opt/ml/processing/baseline/constraints/constraints.json",
-        "dataset_format": json.dumps({"sagemakerMergeJson": {"captureIndexNames": ["endpointOutput"]}}),
-        "dataset_source": "/opt/ml/processing/input_data", "probability_attribute": "0",
-        "probability_threshold_attribute": "0.5", "output_path": "/opt/ml/processing/output",
-        "publish_cloudwatch_metrics": "Enabled", "sagemaker_endpoint_name": "churn",
-        "sagemaker_monitoring_schedule_name": "mq-schedule", "metric_time": f"{hour:%Y-%m-%dT%H:%M:%SZ}"},
+    job = processing_job(sagemaker, f"model-quality-monitoring-{suffix}", ANALYZER, model_quality_run_env(
+        hour, baseline_constraints="/opt/ml/processing/baseline/constraints/constraints.json"),
         [s3_input("constraints", f"s3://{bucket}/mq/baseline/constraints.json",
                   "/opt/ml/processing/baseline/constraints"),
          s3_input("endpoint_input_1", f"s3://{bucket}/mq/merge/{data_hour}",
