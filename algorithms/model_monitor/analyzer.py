@@ -117,7 +117,7 @@ def run(config: AnalyzerConfig) -> str:
     if postprocess is not None:
         log.info("Invoking customer's post-processing script...")
         postprocess()
-    write_message(config, message)
+    write_message(config.ml_root, message)
     return message
 
 
@@ -136,19 +136,19 @@ def main(env: Mapping[str, str], ml_root: Path | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format="%(asctime)s %(levelname)s %(name)s - %(message)s")
     started = time.monotonic()
-    if not _leader(ml_root or ML_ROOT):
+    ml_root = ml_root or ML_ROOT
+    if not _leader(ml_root):
         log.info("Not the first host of the job: nothing to do here.")
         return 0
-    config = None
     try:
-        config = AnalyzerConfig.from_environment(env, **({"ml_root": ml_root} if ml_root else {}))
+        config = AnalyzerConfig.from_environment(env, ml_root)
         log.info("Analysis type %s, dataset %s (%s)", config.analysis_type, config.dataset_source,
                  config.dataset_format.kind)
         message = run(config)
     except Exception as exc:
         message = f"Error: {exc}" if isinstance(exc, AnalyzerError) else f"Error: {type(exc).__name__}: {exc}"
         log.error(message, exc_info=not isinstance(exc, AnalyzerError))
-        write_message(config or (ml_root or ML_ROOT), message[:1024])
+        write_message(ml_root, message)
         return 1
     log.info("%s (analysis took %.2f s)", message, time.monotonic() - started)
     return 0

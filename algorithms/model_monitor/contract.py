@@ -14,7 +14,6 @@ a member of the real analyzer's input object; we read it from the environment to
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,25 +147,19 @@ class AnalyzerConfig:
         )
 
     @property
-    def message_file(self) -> Path:
-        """First KB becomes DescribeProcessingJob.ExitMessage (processing container contract)."""
-        return self.ml_root / "output" / "message"
-
-    @property
     def cloudwatch_metrics_dir(self) -> Path:
         return self.ml_root / "output" / "metrics" / "cloudwatch"
 
 
 def write_json(path: Path, body: object) -> None:
-    """Pretty-printed like the real analyzer's reports; written whole, then renamed into place."""
+    """Pretty-printed like the real analyzer's reports. Written in place, not via a temporary
+    file: with S3UploadMode Continuous the platform would upload the temporary file too."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(body, indent=2, allow_nan=False) + "\n")
-    os.replace(tmp, path)
+    path.write_text(json.dumps(body, indent=2, allow_nan=False) + "\n")
 
 
-def write_message(config_or_root: AnalyzerConfig | Path, text: str) -> None:
-    root = config_or_root.ml_root if isinstance(config_or_root, AnalyzerConfig) else config_or_root
-    target = root / "output" / "message"
+def write_message(ml_root: Path, text: str) -> None:
+    """/opt/ml/output/message: its first KB becomes DescribeProcessingJob.ExitMessage."""
+    target = ml_root / "output" / "message"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text)
+    target.write_text(text[:1024])
