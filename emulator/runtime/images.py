@@ -56,6 +56,10 @@ LOCAL_IMAGES: dict[str, Path] = {
     "jumpstart-tabular": CONTAINERS_DIR / "jumpstart-tabular",
     "autogluon": CONTAINERS_DIR / "jumpstart-tabular",
     "pytorch": CONTAINERS_DIR / "pytorch",
+    # Model Monitor (algorithms/model_monitor/): the analyzer and the ground-truth merger, one
+    # context, one image each (BUILD_ARGS names it).
+    "model-monitor-analyzer": CONTAINERS_DIR / "model-monitor",
+    "model-monitor-groundtruth-merger": CONTAINERS_DIR / "model-monitor",
 }
 
 # Code an image needs from outside its folder: name -> {path in <context>/shared/: file or folder}.
@@ -67,6 +71,8 @@ SHARED_SOURCES: dict[str, dict[str, Path]] = {
     **{name: {f"algorithms/{part}": REPO_DIR / "algorithms" / part
               for part in ("__init__.py", "common", "linear_learner", "knn", "factorization_machines")}
        for name in ("linear-learner", "knn", "factorization-machines")},
+    **{name: {f"algorithms/{part}": REPO_DIR / "algorithms" / part for part in ("__init__.py", "model_monitor")}
+       for name in ("model-monitor-analyzer", "model-monitor-groundtruth-merger")},
     # The script-mode trainer and model server both JumpStart images use.
     "pytorch": {"sagemaker_framework_container":
                 CONTAINERS_DIR / "jumpstart-tabular" / "src" / "sagemaker_framework_container"},
@@ -74,7 +80,9 @@ SHARED_SOURCES: dict[str, dict[str, Path]] = {
 
 # Docker build arguments besides BASE: name -> {ARG: value} (part of the image hash).
 BUILD_ARGS: dict[str, dict[str, str]] = {
-    name: {"ALGORITHM": name} for name in ("linear-learner", "knn", "factorization-machines")
+    **{name: {"ALGORITHM": name} for name in ("linear-learner", "knn", "factorization-machines")},
+    "model-monitor-analyzer": {"COMPONENT": "analyzer"},
+    "model-monitor-groundtruth-merger": {"COMPONENT": "groundtruth-merger"},
 }
 
 # ECR repository -> local image name. Names without a build context in LOCAL_IMAGES are known
@@ -92,6 +100,9 @@ AWS_REPOSITORIES: dict[str, str] = {
     "pytorch-inference-graviton": "pytorch",
     "autogluon-training": "autogluon",
     "autogluon-inference": "autogluon",
+    # Model Monitor: baselining and monitoring jobs (the SDK's image_uris "model-monitor" scope).
+    "sagemaker-model-monitor-analyzer": "model-monitor-analyzer",
+    "sagemaker-model-monitor-groundtruth-merger": "model-monitor-groundtruth-merger",
 }
 
 # (ECR repository, tag pattern) -> local image, consulted before AWS_REPOSITORIES. JumpStart's
