@@ -1,8 +1,8 @@
 """Training and processing job records and their state machine.
 
-Create* only records the desired job (status InProgress) and tells listeners (the runtime's
-supervisor) about it; every later transition goes through the writers below, so there is one
-place where statuses, secondary statuses, times and messages are set, and they match AWS:
+Create* only records the desired job (status InProgress); the write wakes the job controller
+(emulator.runtime.controllers.jobs). Every later transition goes through the writers below, so there
+is one place where statuses, secondary statuses, times and messages are set, and they match AWS:
 
   InProgress -> Completed | Failed | Stopping -> Stopped
   SecondaryStatus: Starting -> Downloading -> Training -> Uploading -> Completed (training only)
@@ -154,7 +154,6 @@ def _insert(services: Services, kind: JobKind, name: str, arn: str, body: dict, 
         experiments.on_job_created(services, arn.split(":")[3], kind.kind, body)
     except ImportError:
         pass
-    services.notify_job("created", kind.kind, name)
 
 
 def _model_artifacts_uri(body: dict, name: str) -> str:
@@ -226,7 +225,6 @@ def request_stop(services: Services, kind: JobKind, name: str) -> dict[str, Any]
     update_job(services, kind, name, change)
     if kind is TRAINING:
         _force_secondary(services, name, "Stopping")
-    services.notify_job("stop", kind.kind, name)
     return job
 
 
@@ -284,7 +282,6 @@ def finish_job(services: Services, kind: JobKind, name: str, status: str, *,
         else:
             body.setdefault("ProcessingStartTime", body["CreationTime"])
     job = update_job(services, kind, name, change)
-    services.notify_job("finished", kind.kind, name)
     if job is not None:
         try:
             from emulator.core import experiments

@@ -1,5 +1,10 @@
-"""The emulator's domain services, created once per server and shared by the API handlers, the job
-runtime and the pipeline executor. Nothing here knows about HTTP."""
+"""The emulator's domain services, created once per server and shared by the API handlers and the
+controllers (jobs, tuning jobs, pipeline executions). Nothing here knows about HTTP.
+
+Every write of a resource record is announced to the watchers registered with `watch()` -- the
+controllers, which then sync that resource and wake whatever waits for it. That is how core hands
+work to the runtime without importing it.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +27,8 @@ class Services:
         from emulator.core import logstore, records  # noqa: F401
 
         self.db = Database(settings.db_path)
-        self.records = records.Records(self.db)
+        self._watchers: list[Callable[[str, str], None]] = []
+        self.records = records.Records(self.db, on_change=self.changed)
         self.logs = logstore.LogStore(self.db)
         self.objects: Any = None  # the S3 object store (emulator.core.objectstore.ObjectStore)
         try:
@@ -35,27 +41,23 @@ class Services:
         self.db.ensure_schema()
         # Components that own external resources (containers, threads) register here so that
         # POST /_emulator/reset and shutdown reach them. Core never imports the runtime.
-        self.runtime: Any = None  # the job runtime, when started (emulator.runtime.supervisor.Runtime)
-        self.pipelines: Any = None  # the pipeline engine (emulator.pipelines.executor.PipelineEngine)
-        self._tuning_manager: Any = None  # tuning-job controllers (emulator.core.tuning)
         self.reset_hooks: list[Callable[[], None]] = []
         self.shutdown_hooks: list[Callable[[], None]] = []
         # Run after a reset wiped everything (e.g. re-seeding built-in data).
         self.after_reset_hooks: list[Callable[[], None]] = []
-        # Called with (event, kind, name) -- event "created" or "stop" -- so a supervisor acts at once
-        # instead of polling the store.
-        self.job_listeners: list[Callable[[str, str, str], None]] = []
 
     @property
     def account_id(self) -> str:
         return self.settings.account_id
 
-    def notify_job(self, event: str, kind: str, name: str) -> None:
-        for listener in list(self.job_listeners):
-            try:
-                listener(event, kind, name)
-            except Exception:  # a listener failing must never fail the API call
-                log.exception("job listener failed for %s %s", kind, name)
+    def watch(self, watcher: Callable[[str, str], None]) -> None:
+        """Call `watcher(kind, name)` after every write of a resource record."""
+        self._watchers.append(watcher)
+
+    def changed(self, kind: str, name: str) -> None:
+        # Watchers only enqueue work; one that raises is a bug and surfaces as such.
+        for watcher in list(self._watchers):
+            watcher(kind, name)
 
     def reset(self) -> None:
         for hook in list(self.reset_hooks):

@@ -40,22 +40,28 @@ class Runtime:
         self._proxy = None
         self._endpoint: str | None = None
         self._endpoint_lock = threading.Lock()
+        self._seen: set[str] = set()
 
     # --- events -------------------------------------------------------------------------------
-    def on_job_event(self, event: str, kind_name: str, name: str) -> None:
+    def on_change(self, kind_name: str, name: str) -> None:
         kind = KINDS.get(kind_name)
         if kind is None:
             return
-        if event == "created":
-            job = jobs.get_job(self.services, kind, name)
-            if job is not None:
-                self._submit(JobRun(self, kind, job))
-        elif event == "stop":
-            with self._lock:
-                run = self.runs.get((kind.kind, name))
+        job = jobs.get_job(self.services, kind, name)
+        if job is None:
+            return
+        name = job[kind.name_field]
+        with self._lock:
+            run = self.runs.get((kind.kind, name))
+            fresh = run is None and name not in self._seen
+            if fresh:
+                self._seen.add(name)
+        if job[kind.status_field] == "InProgress" and fresh:
+            self._submit(JobRun(self, kind, job))
+        elif job[kind.status_field] == "Stopping":
             if run is not None:
                 run.stop()
-            else:
+            elif fresh:
                 jobs.finish_job(self.services, kind, name, "Stopped")
 
     def _submit(self, run: JobRun, attach: list | None = None) -> None:
@@ -84,6 +90,8 @@ class Runtime:
             log.warning("cannot list containers while reconciling: %s", exc)
         for kind, job in active:
             name = job[kind.name_field]
+            with self._lock:
+                self._seen.add(name)
             mine = [c for c in containers if c.labels.get(f"{LABEL}.kind") == kind.kind
                     and c.labels.get(f"{LABEL}.job") == name]
             run = JobRun(self, kind, job)
@@ -117,7 +125,7 @@ class Runtime:
 
     def builtin_metric_definitions(self, image_uri: str, user_defs: list[dict]) -> list[dict]:
         """Built-in algorithms' platform metric definitions (filled in even when the request has none)."""
-        from emulator.runtime.builtin_metrics import builtin_metric_definitions
+        from emulator.core.builtin_metrics import builtin_metric_definitions
         names = {d["Name"] for d in user_defs}
         return [d for d in builtin_metric_definitions(image_uri) if d["Name"] not in names]
 
@@ -158,6 +166,7 @@ class Runtime:
     def stop_all(self, wait: bool = True) -> None:
         with self._lock:
             runs = list(self.runs.values())
+            self._seen.clear()
         for run in runs:
             run.stop()
         for c in self.backend.find({LABEL: self.instance_id}):
@@ -173,8 +182,7 @@ class Runtime:
 
 def start_supervisor(services: Services) -> Runtime:
     runtime = Runtime(services)
-    services.runtime = runtime
-    services.job_listeners.append(runtime.on_job_event)
+    services.watch(runtime.on_change)
     services.reset_hooks.append(runtime.stop_all)
     services.shutdown_hooks.append(runtime.shutdown)
     threading.Thread(target=runtime.reconcile, name="reconcile", daemon=True).start()
