@@ -13,8 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from emulator import __version__
-from emulator.api import registry
+from emulator import __version__, api
 from emulator.aws import protocols
 from emulator.aws.routing import classify
 from emulator.config import Settings
@@ -41,7 +40,7 @@ def docker_available() -> bool:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    registry.load_all()
+    api.load_all()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

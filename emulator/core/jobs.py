@@ -151,7 +151,7 @@ def _insert(services: Services, kind: JobKind, name: str, arn: str, body: dict, 
         services.records.add_tags(arn, tags)
     try:
         from emulator.core import experiments
-        experiments.on_job_created(services, arn.split(":")[3], kind.kind, body)
+        experiments.on_job_created(services, arns.region_of(arn), kind.kind, body)
     except ImportError:
         pass
 
@@ -285,7 +285,7 @@ def finish_job(services: Services, kind: JobKind, name: str, status: str, *,
     if job is not None:
         try:
             from emulator.core import experiments
-            experiments.on_job_finished(services, job[kind.arn_field].split(":")[3], kind.kind, job)
+            experiments.on_job_finished(services, arns.region_of(job[kind.arn_field]), kind.kind, job)
         except ImportError:
             pass
     return job

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Callable
-from typing import Any
 
 from emulator.config import Settings
 from emulator.store.db import Database
@@ -23,22 +22,16 @@ class Services:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        # Import the modules that own tables so their schemas are registered before the DB opens.
-        from emulator.core import logstore, records  # noqa: F401
+        # The modules owning tables register their schemas when imported, before the DB opens.
+        from emulator.core import logstore, records
+        from emulator.core.objectstore import ObjectStore
 
         self.db = Database(settings.db_path)
         self._watchers: list[Callable[[str, str], None]] = []
         self.records = records.Records(self.db, on_change=self.changed)
         self.logs = logstore.LogStore(self.db)
-        self.objects: Any = None  # the S3 object store (emulator.core.objectstore.ObjectStore)
-        try:
-            from emulator.core.objectstore import ObjectStore
-        except ImportError:  # pragma: no cover - during bring-up
-            ObjectStore = None
-        if ObjectStore is not None:
-            self.db.ensure_schema()
-            self.objects = ObjectStore(self.db, settings.objects_dir)
-        self.db.ensure_schema()
+        self.objects = ObjectStore(self.db, settings.objects_dir, fsync=settings.s3_fsync,
+                                   min_part_size=settings.s3_min_part_size)
         # Components that own external resources (containers, threads) register here so that
         # POST /_emulator/reset and shutdown reach them. Core never imports the runtime.
         self.reset_hooks: list[Callable[[], None]] = []
@@ -69,8 +62,7 @@ class Services:
         for sub in (self.settings.objects_dir, self.settings.jobs_dir):
             if sub.exists():
                 shutil.rmtree(sub, ignore_errors=True)
-        if self.objects is not None and hasattr(self.objects, "after_reset"):
-            self.objects.after_reset()
+        self.objects.after_reset()
         for hook in list(self.after_reset_hooks):
             try:
                 hook()

@@ -15,7 +15,6 @@ import json
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
@@ -25,9 +24,9 @@ from emulator.core import pipelines as store
 from emulator.core.objectstore import S3UriError, parse_s3_uri
 from emulator.core.services import Services
 from emulator.pipelines import cache
-from emulator.pipelines.definition import Definition, parse
+from emulator.pipelines.definition import Definition
 from emulator.pipelines.expressions import ExpressionError, Scope, evaluate, iso_time, stringify
-from emulator.pipelines.graph import build_graph, pruned_by_condition
+from emulator.pipelines.graph import Plan, plan, pruned_by_condition
 from emulator.pipelines.steps import StepFailed, StepResult, step_type
 from emulator.runtime.controllers.base import Controller, Requeue
 from emulator.runtime.controllers.queue import Key
@@ -42,12 +41,6 @@ RUNNING = ("Starting", "Executing", "Stopping")
 ATTEMPT_STATE = ("_job", "_callback", "_callback_outcome", "_cache_key")
 
 
-@dataclass
-class Plan:
-    definition: Definition
-    graph: nx.DiGraph
-
-
 class ExecutionContext:
     """One execution as its steps see it during a sync (emulator.pipelines.steps.StepContext)."""
 
@@ -58,7 +51,7 @@ class ExecutionContext:
         self.plan = plan
         self.body = body
         self.region = arns.region_of(arn)
-        self.execution_id = arn.rsplit("/", 1)[-1]
+        self.execution_id = arns.arn_resource_name(arn)
 
     def set_step(self, name: str, **fields: Any) -> None:
         def change(body: dict) -> None:
@@ -153,11 +146,10 @@ class ExecutionController(Controller):
         self._finish(key[1], "Failed", f"Internal error in the emulator: {error}")
 
     def _plan(self, arn: str, body: dict[str, Any]) -> Plan:
-        plan = self.plans.get(arn)
-        if plan is None:
-            definition = parse(body["_definition"])
-            plan = self.plans[arn] = Plan(definition, build_graph(definition))
-        return plan
+        found = self.plans.get(arn)
+        if found is None:
+            found = self.plans[arn] = plan(body["_definition"])
+        return found
 
     # --- the sync ---------------------------------------------------------------------------------
     def sync(self, key: Key) -> Requeue | None:

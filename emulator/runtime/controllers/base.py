@@ -14,13 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from emulator.core.services import Services
 from emulator.runtime.controllers.queue import Key
-
-if TYPE_CHECKING:
-    from emulator.runtime.controllers.manager import ControllerManager
+from emulator.runtime.controllers.waiters import Waiters
 
 
 @dataclass(frozen=True)
@@ -28,6 +26,14 @@ class Requeue:
     """Sync this key again after `after` seconds, or at the wall-clock time `at`."""
     after: float | None = None
     at: float | None = None
+
+
+class Host(Protocol):
+    """What a controller gets from the manager running it (emulator.runtime.controllers.manager)."""
+    waiters: Waiters
+
+    def clock(self) -> float: ...
+    def enqueue(self, key: Key) -> None: ...
 
 
 class Controller:
@@ -40,7 +46,7 @@ class Controller:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.manager: ControllerManager | None = None
+        self.manager: Host | None = None
 
     # --- to implement ---------------------------------------------------------------------------
     def sync(self, key: Key) -> Requeue | None:
