@@ -117,10 +117,10 @@ def start_runtime(services: Services) -> ControllerManager:
     from emulator.pipelines.executor import ExecutionController
     from emulator.runtime.controllers.manager import ControllerManager
     from emulator.runtime.controllers.tuning import TuningController
+    manager = ControllerManager(services, resync_seconds=services.settings.resync_seconds)
     if services.settings.run_jobs:
-        from emulator.runtime.supervisor import start_supervisor
-        start_supervisor(services)
-    manager = ControllerManager(services)
+        from emulator.runtime.controllers.jobs import JobController
+        manager.add(JobController(services))
     manager.add(TuningController(services))
     manager.add(ExecutionController(services))
     manager.start()

@@ -206,11 +206,29 @@ def set_secondary_status(services: Services, name: str, status: str, message: st
     update_job(services, TRAINING, name, change)
 
 
+def mark_downloading(services: Services, kind: JobKind, name: str) -> None:
+    """The job's image and data are being fetched (a training job's Downloading phase)."""
+    if kind is TRAINING:
+        set_secondary_status(services, name, "Downloading")
+
+
 def mark_started(services: Services, kind: JobKind, name: str) -> None:
+    """The job's containers run."""
     if kind is TRAINING:
         set_secondary_status(services, name, "Training")
     else:
         update_job(services, kind, name, lambda b: b.setdefault("ProcessingStartTime", _now()))
+
+
+def mark_uploading(services: Services, kind: JobKind, name: str) -> None:
+    """The job's outputs are being stored (a training job's Uploading phase)."""
+    if kind is TRAINING:
+        set_secondary_status(services, name, "Uploading")
+
+
+def started(kind: JobKind, body: dict[str, Any]) -> bool:
+    """Whether the job's containers were started (mark_started was recorded)."""
+    return "TrainingStartTime" in body if kind is TRAINING else "ProcessingStartTime" in body
 
 
 def request_stop(services: Services, kind: JobKind, name: str) -> dict[str, Any]:
@@ -292,7 +310,7 @@ def finish_job(services: Services, kind: JobKind, name: str, status: str, *,
 
 
 def active_jobs(services: Services) -> list[tuple[JobKind, dict[str, Any]]]:
-    """Jobs that are not terminal: what a restarted supervisor must reconcile."""
+    """Jobs that are not terminal: what the job controller looks at after a restart."""
     out = []
     for kind in KINDS.values():
         for job in services.records.list(kind.kind):
