@@ -40,6 +40,7 @@ class ContainerState:
     labels: dict[str, str]
     running: bool
     exit_code: int | None
+    started: bool = True    # False: created but never started
 
 
 class Backend(Protocol):

@@ -110,7 +110,8 @@ class DockerBackend:
         for c in client().containers.list(all=True, filters=filters):
             state = c.attrs.get("State", {})
             running = state.get("Running", False)
-            out.append(ContainerState(c.id, c.labels, running, None if running else state.get("ExitCode")))
+            out.append(ContainerState(c.id, c.labels, running, None if running else state.get("ExitCode"),
+                                      started=state.get("Status") != "created"))
         return out
 
     def find_networks(self, labels: dict[str, str]) -> list[str]:

@@ -50,6 +50,10 @@ class Host:
     kill_at: float | None = None     # SIGKILL then, if still running
 
 
+def host_count(contract: ModuleType, job: dict[str, Any]) -> int:
+    return int(contract.resources(job).get("InstanceCount", 1))
+
+
 def network_name(runtime: Runtime, kind: jobs.JobKind, name: str) -> str:
     """The private network of a multi-host job."""
     return f"{runtime.container_prefix}-{kind.prefix.lower()}-{name}"[:200]
@@ -103,7 +107,7 @@ class JobRun:
 
     @property
     def host_count(self) -> int:
-        return int(self.contract.resources(self.job).get("InstanceCount", 1))
+        return host_count(self.contract, self.job)
 
     @property
     def isolated(self) -> bool:

@@ -308,13 +308,15 @@ def delete_tuning_job(services: Services, name: str) -> None:
     services.records.delete(KIND, body[NAME])
 
 
-def finish_tuning_job(services: Services, name: str, status: str, reason: str | None = None) -> None:
-    """The one writer of terminal statuses (with a snapshot of the counters and the best job)."""
+def finish_tuning_job(services: Services, name: str, status: str, reason: str | None = None, *,
+                      snapshot: bool = True) -> None:
+    """The one writer of terminal statuses (with a snapshot of the counters and the best job, unless
+    the record is too broken to evaluate)."""
     assert status in TERMINAL
     current = get_tuning_job(services, name)
     if current is None:
         return
-    view = with_evaluation(services, current)
+    view = with_evaluation(services, current) if snapshot else {}
 
     def change(body: dict) -> None:
         if body[STATUS] in TERMINAL:

@@ -28,7 +28,7 @@ from emulator.core.services import Services
 from emulator.runtime.contracts import CONTRACTS
 from emulator.runtime.controllers.base import Controller, Requeue
 from emulator.runtime.controllers.queue import Key
-from emulator.runtime.runner import JobRun, clean_up
+from emulator.runtime.runner import JobRun, clean_up, host_count
 from emulator.runtime.staging import StagingError
 from emulator.runtime.supervisor import LABEL, JobFailure, Runtime
 
@@ -119,13 +119,19 @@ class JobController(Controller):
         """A job this emulator is not running yet: adopt its containers, launch it, or end it."""
         kind = contract.KIND
         status = job[kind.status_field]
-        if containers:
-            run = JobRun(self.runtime, contract, job, wake=lambda: self.enqueue(key))
-            if not jobs.started(kind, job) and len(containers) < run.host_count:
+        if containers and not jobs.started(kind, job):
+            # The emulator stopped while it was starting them. If none ran, nothing happened yet: launch
+            # afresh. If only some did, the cluster cannot be completed.
+            ran = [c for c in containers if c.started]
+            if len(ran) < host_count(contract, job):
                 for c in containers:
                     self.runtime.backend.remove(c.id)
-                raise JobFailure("InternalServerError: the emulator stopped while it was starting the job's "
-                                 "containers.")
+                if ran:
+                    raise JobFailure("InternalServerError: the emulator stopped while it was starting the job's "
+                                     "containers.")
+                containers = []
+        if containers:
+            run = JobRun(self.runtime, contract, job, wake=lambda: self.enqueue(key))
             log.info("adopting %s %s (%d containers)", kind.kind, key[1], len(containers))
             run.adopt(containers)
             self.runs[key] = run

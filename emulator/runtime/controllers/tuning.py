@@ -61,8 +61,9 @@ class TuningController(Controller):
         self.searches.clear()
 
     def give_up(self, key: Key, error: Exception) -> None:
+        self.searches.pop(key[1].lower(), None)
         finish_tuning_job(self.services, key[1], "Failed", f"InternalServerError: the emulator could not run the "
-                                                           f"tuning job: {type(error).__name__}: {error}")
+                          f"tuning job: {type(error).__name__}: {error}", snapshot=False)
 
     # --- the sync -------------------------------------------------------------------------------
     def sync(self, key: Key) -> Requeue | None:
