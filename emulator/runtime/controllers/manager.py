@@ -143,11 +143,7 @@ class ControllerManager:
         while any(queue.busy() for _, queue in self._pools()) and time.monotonic() < deadline:
             time.sleep(0.02)
         self.waiters.clear()
-        for controller in self.controllers:
-            try:
-                controller.reset()
-            except Exception:  # noqa: BLE001
-                log.exception("%s could not reset", type(controller).__name__)
+        self._tell_each("reset")
 
     def resume(self) -> None:
         self._paused = False
@@ -163,14 +159,12 @@ class ControllerManager:
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(max(0.0, deadline - time.monotonic()))
+        self._tell_each("shutdown")
+
+    def _tell_each(self, hook: str) -> None:
         for controller in self.controllers:
             try:
-                controller.shutdown()
-            except Exception:  # noqa: BLE001
-                log.exception("%s could not shut down", type(controller).__name__)
+                getattr(controller, hook)()
+            except Exception:  # noqa: BLE001 - one controller failing must not keep the others from it
+                log.exception("%s: %s failed", type(controller).__name__, hook)
 
-    def __repr__(self) -> str:
-        return f"ControllerManager({[type(c).__name__ for c in self.controllers]})"
-
-
-__all__ = ["ControllerManager", "Controller", "Requeue"]

@@ -117,10 +117,6 @@ class WorkQueue:
                 self._cond.notify()
 
     # --- state ------------------------------------------------------------------------------------
-    def __len__(self) -> int:
-        with self._cond:
-            return len(self._queued) + len(self._due)
-
     def busy(self) -> bool:
         with self._cond:
             return bool(self._processing)
