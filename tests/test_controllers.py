@@ -175,14 +175,20 @@ def test_a_sync_can_ask_to_run_again_at_a_time(services):
     assert recorder.now() == pytest.approx(time.time(), abs=1)
 
 
-def test_a_controllers_clock_is_the_managers(services):
-    now = [1000.0]
+def test_the_clock_is_part_of_the_world_a_time_driven_sync_runs_when_it_says(services):
+    now = [1_000_000.0]
     recorder = Recorder(services)
-    manager = ControllerManager(services, clock=lambda: now[0])
-    manager.add(recorder)
-    assert recorder.now() == 1000.0
-    now[0] += 60
-    assert recorder.now() == 1060.0
+    manager = start(services, recorder, clock=lambda: now[0])
+    assert recorder.now() == now[0]
+    recorder.requeue["schedule"] = Requeue(at=now[0] + 3600)    # "run again in an hour"
+    manager.enqueue(("Thing", "schedule"))
+    eventually(lambda: recorder.count("schedule") == 1)
+    time.sleep(0.2)
+    manager.clock_moved()
+    assert recorder.count("schedule") == 1                      # the hour has not passed
+    now[0] += 3600
+    manager.clock_moved()
+    eventually(lambda: recorder.count("schedule") == 2)
 
 
 def test_waiting_for_a_resource_wakes_the_waiter_when_it_changes(services):

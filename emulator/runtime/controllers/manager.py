@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from emulator.core import lifecycle
 from emulator.core.services import Services
-from emulator.runtime.controllers.base import Controller, Requeue
+from emulator.runtime.controllers.base import Controller
 from emulator.runtime.controllers.queue import Key, WorkQueue
 from emulator.runtime.controllers.waiters import Waiters
 
@@ -125,6 +125,11 @@ class ControllerManager:
         owner = self._owner.get(key[0])
         if owner is not None and not self._paused:
             owner[1].add(key)
+
+    def clock_moved(self) -> None:
+        """Release every key held until a time that has now come (after a settable clock was advanced)."""
+        for _, queue in self._pools():
+            queue.wake()
 
     def changed(self, kind: str, name: str) -> None:
         """The store wrote resource (kind, name): its controller and its waiters look again."""

@@ -117,6 +117,11 @@ class WorkQueue:
                 self._cond.notify()
 
     # --- state ------------------------------------------------------------------------------------
+    def wake(self) -> None:
+        """Look at the held keys again: the clock moved (a test's clock, or the wall clock jumped)."""
+        with self._cond:
+            self._cond.notify_all()
+
     def busy(self) -> bool:
         with self._cond:
             return bool(self._processing)
