@@ -1,6 +1,6 @@
 """The import graph keeps the shape docs/architecture.md draws (no server, no Docker):
 
-    cli -> server -> api, ui -> pipelines -> runtime -> core -> store, with aws/ (wire) and config at the bottom
+    cli -> server -> ui -> api -> pipelines -> runtime -> core -> store, with aws/ (wire) and config at the bottom
 
 every import points down (the one exception: pipelines builds its execution controller on the runtime's
 controller base, emulator.runtime.controllers, and uses nothing else of the runtime), no module imports
@@ -16,8 +16,8 @@ from pathlib import Path
 import networkx as nx
 
 ROOT = Path(__file__).resolve().parents[1] / "emulator"
-LEVEL = {"aws": 0, "store": 0, "config": 0, "core": 1, "runtime": 2, "pipelines": 3, "api": 4, "ui": 4,
-         "server": 5, "tls": 5, "cli": 6}
+LEVEL = {"aws": 0, "store": 0, "config": 0, "core": 1, "runtime": 2, "pipelines": 3, "api": 4, "ui": 5,
+         "server": 6, "tls": 6, "cli": 7}
 # Layers that may reach only part of a lower one.
 ONLY = {("pipelines", "runtime"): "emulator.runtime.controllers"}
 
