@@ -7,16 +7,13 @@ nothing left to wait for.
 
 from __future__ import annotations
 
+from emulator.core import jobs, pipelines, tuning
 from emulator.core.services import Services
 
-JOB_TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
-EXECUTION_TERMINAL = frozenset({"Succeeded", "Failed", "Stopped"})
-
-STATUS: dict[str, tuple[str, frozenset[str]]] = {
-    "TrainingJob": ("TrainingJobStatus", JOB_TERMINAL),
-    "ProcessingJob": ("ProcessingJobStatus", JOB_TERMINAL),
-    "HyperParameterTuningJob": ("HyperParameterTuningJobStatus", JOB_TERMINAL),
-    "PipelineExecution": ("PipelineExecutionStatus", EXECUTION_TERMINAL),
+STATUS: dict[str, tuple[str, tuple[str, ...]]] = {
+    **{kind.kind: (kind.status_field, jobs.TERMINAL) for kind in jobs.KINDS.values()},
+    tuning.KIND: (tuning.STATUS, jobs.TERMINAL),
+    pipelines.EXECUTION: ("PipelineExecutionStatus", pipelines.TERMINAL_EXECUTION),
 }
 
 

@@ -4,8 +4,9 @@ A sync reads the job record and the job's containers (found by label) and does t
 
   not started, no containers    launch: stage, start one container per host (at most
                                 Settings.max_concurrent_jobs jobs run at once; the rest wait)
-  containers, not in memory     adopt them (after a restart) -- unless the emulator stopped half-way
-                                through starting them: those are removed and the job fails
+  containers, not in memory     adopt them (after a restart); if the emulator stopped while starting
+                                them, a job none of whose containers ran is launched afresh, and one
+                                with only some started fails
   started, containers gone      the job cannot be finished: Failed (Stopped if it was Stopping)
   running                       observe: stop on request or at MaxRuntimeInSeconds (SIGTERM, SIGKILL
                                 120 s later), stop the peers of a failed host, continuous uploads
@@ -48,7 +49,12 @@ class JobController(Controller):
 
     def keys(self) -> Iterable[Key]:
         keys = {(kind.kind, job[kind.name_field]) for kind, job in jobs.active_jobs(self.services)}
-        for container in self.runtime.containers():  # finished jobs' leftovers too
+        try:
+            containers = self.runtime.containers()  # finished jobs' leftovers too
+        except Exception as exc:  # noqa: BLE001 - no engine now: the unfinished jobs are still listed
+            log.warning("cannot list containers: %s", exc)
+            containers = []
+        for container in containers:
             kind, name = container.labels.get(f"{LABEL}.kind"), container.labels.get(f"{LABEL}.job")
             if kind in KINDS and name:
                 keys.add((kind, name))

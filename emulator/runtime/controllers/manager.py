@@ -31,6 +31,7 @@ class ControllerManager:
         self.clock = clock
         self._base_delay, self._max_delay = base_delay, max_delay
         self.controllers: list[Controller] = []
+        self._pools: list[tuple[Controller, WorkQueue]] = []
         self._owner: dict[str, tuple[Controller, WorkQueue]] = {}
         self._threads: list[threading.Thread] = []
         self._paused = False
@@ -39,18 +40,19 @@ class ControllerManager:
 
     def add(self, controller: Controller) -> Controller:
         queue = WorkQueue(base_delay=self._base_delay, max_delay=self._max_delay, clock=self.clock)
-        controller.manager = self
-        self.controllers.append(controller)
         for kind in controller.kinds:
             if kind in self._owner:
                 raise ValueError(f"two controllers for {kind}")
             self._owner[kind] = (controller, queue)
+        controller.manager = self
+        self.controllers.append(controller)
+        self._pools.append((controller, queue))
         return controller
 
     # --- running -------------------------------------------------------------------------------
     def start(self) -> None:
         """Start the workers, wire the store's change hook, and resync everything once."""
-        for controller, queue in self._pools():
+        for controller, queue in self._pools:
             for i in range(controller.workers):
                 thread = threading.Thread(target=self._work, args=(controller, queue), daemon=True,
                                           name=f"{type(controller).__name__}-{i}")
@@ -65,12 +67,6 @@ class ControllerManager:
             thread = threading.Thread(target=self._resync_loop, name="controllers-resync", daemon=True)
             thread.start()
             self._threads.append(thread)
-
-    def _pools(self) -> list[tuple[Controller, WorkQueue]]:
-        seen: dict[int, tuple[Controller, WorkQueue]] = {}
-        for controller, queue in self._owner.values():
-            seen.setdefault(id(controller), (controller, queue))
-        return list(seen.values())
 
     def _work(self, controller: Controller, queue: WorkQueue) -> None:
         while (key := queue.get()) is not None:
@@ -111,7 +107,7 @@ class ControllerManager:
 
     def resync(self) -> None:
         """Enqueue every key each controller lists (start-up, then periodically)."""
-        for controller, _ in self._pools():
+        for controller, _ in self._pools:
             try:
                 keys = list(controller.keys())
             except Exception:  # noqa: BLE001 - e.g. no Docker engine: the next resync tries again
@@ -128,7 +124,7 @@ class ControllerManager:
 
     def clock_moved(self) -> None:
         """Release every key held until a time that has now come (after a settable clock was advanced)."""
-        for _, queue in self._pools():
+        for _, queue in self._pools:
             queue.wake()
 
     def changed(self, kind: str, name: str) -> None:
@@ -142,10 +138,10 @@ class ControllerManager:
     def pause(self, drain_timeout: float = 30.0) -> None:
         """Before a reset wipes the store: stop taking work, let running syncs end, drop all state."""
         self._paused = True
-        for _, queue in self._pools():
+        for _, queue in self._pools:
             queue.clear()
         deadline = time.monotonic() + drain_timeout
-        while any(queue.busy() for _, queue in self._pools()) and time.monotonic() < deadline:
+        while any(queue.busy() for _, queue in self._pools) and time.monotonic() < deadline:
             time.sleep(0.02)
         self.waiters.clear()
         self._tell_each("reset")
@@ -158,7 +154,7 @@ class ControllerManager:
         """Shutdown: no new syncs; running ones may finish (the store closes after this returns)."""
         self._paused = True
         self._stopped.set()
-        for _, queue in self._pools():
+        for _, queue in self._pools:
             queue.shut_down()
         deadline = time.monotonic() + join_timeout
         for thread in self._threads:
