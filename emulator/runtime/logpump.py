@@ -85,8 +85,8 @@ class LogWriter:
                     break
                 if isinstance(item, threading.Event):
                     markers.append(item)
-                else:
-                    batch.append(item)
+                    break  # someone waits for what is queued: store it now
+                batch.append(item)
                 if len(batch) >= 1000:
                     break
                 try:

@@ -60,7 +60,7 @@ def network_name(runtime: Runtime, kind: jobs.JobKind, name: str) -> str:
 
 
 def clean_up(runtime: Runtime, contract: ModuleType, name: str) -> None:
-    """Remove a job's containers, network and scratch folder (whatever of them exists)."""
+    """Remove what a job no longer run here left behind: containers (found by label), network, scratch."""
     containers = runtime.containers(contract.KIND.kind, name)
     scratch = runtime.services.settings.jobs_dir / contract.SCRATCH / name
     if not containers and not scratch.exists():
@@ -98,6 +98,7 @@ class JobRun:
         self.hosts: list[Host] = []
         self.network: str | None = None
         self.stop_reason: str | None = None
+        self.launched = False             # by this run (not adopted)
         self.first_failed: Host | None = None
         self.next_upload = 0.0
         self.scratch = self.services.settings.jobs_dir / contract.SCRATCH / self.name
@@ -158,6 +159,7 @@ class JobRun:
             self.rt.backend.remove(spec.name)  # a leftover from a crashed earlier run of this name
             host.container_id = self.rt.backend.start(spec)
             self._follow(host)
+        self.launched = True
         jobs.mark_started(self.services, self.kind, self.name)
         return True
 
@@ -319,7 +321,17 @@ class JobRun:
         staging.upload_file(self.services, archive, upload.uri, content_type="application/x-tar")
 
     def cleanup(self) -> None:
-        clean_up(self.rt, self.contract, self.name)
+        for host in self.hosts:
+            if host.container_id:
+                self.rt.backend.remove(host.container_id)
+        if self.network:
+            self.rt.backend.remove_network(self.network)
+        if not self.rt.keep_job_dirs:
+            self.rt.remove_scratch(self.scratch)
+
+    def started_states(self) -> list[ContainerState]:
+        """The containers `launch` just started, as running (an exit ends its log stream and wakes the job)."""
+        return [ContainerState(h.container_id, {}, True, None) for h in self.hosts if h.container_id]
 
     # --- staging ------------------------------------------------------------------------------
     def _host_path(self, host: Host, container_path: str) -> Path | None:

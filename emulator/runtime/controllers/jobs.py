@@ -100,7 +100,8 @@ class JobController(Controller):
                 run = self._begin(key, contract, job, containers)
                 if run is None or isinstance(run, Requeue):
                     return run
-                containers = self.runtime.containers(kind.kind, key[1])
+                if run.launched:
+                    containers = run.started_states()
             now = self.now()
             if status == "Stopping":
                 run.stop("Stopped", now)
@@ -178,5 +179,8 @@ class JobController(Controller):
 
     def _clean_up(self, key: Key) -> None:
         """Remove what a finished (or vanished) job left: its containers, network and scratch folder."""
-        self.runs.pop(key, None)
-        clean_up(self.runtime, CONTRACTS[key[0]], key[1])
+        run = self.runs.pop(key, None)
+        if run is not None:
+            run.cleanup()
+        else:
+            clean_up(self.runtime, CONTRACTS[key[0]], key[1])
