@@ -1,5 +1,5 @@
 """Metric log lines in the first-party algorithms' format, which the platform's metric definitions
-(emulator/core/builtin_metrics.py) scrape into FinalMetricDataList:
+(emulator/runtime/builtin_metrics.py) scrape into FinalMetricDataList:
 
     #test_score (algo-1) : ('binary_classification_accuracy', 0.9956076134699854)
     #quality_metric: host=algo-1, test binary_classification_accuracy <score>=0.9956076134699854

@@ -4,7 +4,7 @@ and the per-round log line the platform's metric definitions read.
 Every round the container prints `[<i>]\\ttrain-<metric>:<v>\\tvalidation-<metric>:<v>` (tabs
 become `#011` in CloudWatch), and the platform's definitions for the built-in image
 (`.*\\[[0-9]+\\].*#011validation-auc:(...)`) turn them into `validation:auc` and friends
-(container_contracts.md §5.4; the emulator's copy is emulator/core/builtin_metrics.py).
+(container_contracts.md §5.4; the emulator's copy is emulator/runtime/builtin_metrics.py).
 """
 
 from __future__ import annotations
