@@ -11,6 +11,10 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(f"SAGEMAKER_EMULATOR_{name}", default)
 
 
+def _flag(name: str, default: str) -> bool:
+    return _env(name, default).lower() in ("1", "true", "yes")
+
+
 def default_data_dir() -> Path:
     return Path(_env("DATA_DIR", str(Path.home() / ".sagemaker-emulator")))
 
@@ -20,14 +24,25 @@ class Settings:
     host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(_env("PORT", "7070")))
     data_dir: Path = field(default_factory=default_data_dir)
-    tls: bool = field(default_factory=lambda: _env("TLS", "0") in ("1", "true", "yes"))
+    tls: bool = field(default_factory=lambda: _flag("TLS", "0"))
     account_id: str = field(default_factory=lambda: _env("ACCOUNT_ID", "000000000000"))
     region: str = field(default_factory=lambda: _env("REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")))
     # Address that job containers use to reach this emulator (AWS_ENDPOINT_URL inside jobs).
     # Empty means "work it out from the Docker bridge gateway".
     container_endpoint: str = field(default_factory=lambda: _env("CONTAINER_ENDPOINT", ""))
-    # Run jobs at all (tests of the pure API surface can switch the supervisor off).
-    run_jobs: bool = field(default_factory=lambda: _env("RUN_JOBS", "1") in ("1", "true", "yes"))
+    # Run jobs at all (tests of the pure API surface can switch the job controller off).
+    run_jobs: bool = field(default_factory=lambda: _flag("RUN_JOBS", "1"))
+    max_concurrent_jobs: int = field(default_factory=lambda: int(_env("MAX_CONCURRENT_JOBS", "32")))
+    keep_job_dirs: bool = field(default_factory=lambda: _flag("KEEP_JOB_DIRS", "0"))
+    # The credentials job containers get (the emulator accepts any).
+    job_access_key_id: str = field(default_factory=lambda: _env("JOB_ACCESS_KEY_ID", "test"))
+    job_secret_access_key: str = field(default_factory=lambda: _env("JOB_SECRET_ACCESS_KEY", "test"))
+    # Base image of the framework images; empty: python:3.11-slim when pullable, else a Debian bootstrap.
+    base_image: str = field(default_factory=lambda: _env("BASE_IMAGE", ""))
+    s3_fsync: bool = field(default_factory=lambda: _flag("S3_FSYNC", "0"))
+    s3_min_part_size: int = field(default_factory=lambda: int(_env("S3_MIN_PART_SIZE", str(5 * 1024 * 1024))))
+    # How often every controller looks at all its unfinished resources again (besides at start-up).
+    resync_seconds: float = field(default_factory=lambda: float(_env("RESYNC_SECONDS", "30")))
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()

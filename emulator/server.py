@@ -6,18 +6,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from emulator import __version__
-from emulator.api import registry
+from emulator import __version__, api
 from emulator.aws import protocols
 from emulator.aws.routing import classify
 from emulator.config import Settings
 from emulator.core.services import Services
+
+if TYPE_CHECKING:
+    from emulator.runtime.controllers.manager import ControllerManager
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,7 @@ def docker_available() -> bool:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    registry.load_all()
+    api.load_all()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -111,12 +114,17 @@ def seed_builtin_data(services: Services) -> None:
     services.after_reset_hooks.append(seed)
 
 
-def start_runtime(services: Services) -> None:
-    """Start the job supervisor and the pipeline engine (they live outside core on purpose)."""
+def start_runtime(services: Services) -> ControllerManager:
+    """Start the controllers -- jobs (unless switched off), tuning jobs, pipeline executions -- which
+    live outside core on purpose; their start-up resync picks up whatever a previous run left."""
+    from emulator.pipelines.executor import ExecutionController
+    from emulator.runtime.controllers.manager import ControllerManager
+    from emulator.runtime.controllers.tuning import TuningController
+    manager = ControllerManager(services, resync_seconds=services.settings.resync_seconds)
     if services.settings.run_jobs:
-        from emulator.runtime.supervisor import start_supervisor
-        start_supervisor(services)
-    from emulator.core import tuning
-    from emulator.pipelines.control import engine
-    tuning.resume_all(services)
-    engine(services).resume_all()
+        from emulator.runtime.controllers.jobs import JobController
+        manager.add(JobController(services))
+    manager.add(TuningController(services))
+    manager.add(ExecutionController(services))
+    manager.start()
+    return manager

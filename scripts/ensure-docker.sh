@@ -32,7 +32,7 @@ apt_install() {
     $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
 }
 
-# debootstrap builds the base image when no python image can be pulled (emulator/runtime/images.py).
+# debootstrap builds the base image when no python image can be pulled (emulator/runtime/images/builder.py).
 if ! command -v debootstrap >/dev/null 2>&1; then apt_install debootstrap; fi
 
 if engine_answers; then exit 0; fi

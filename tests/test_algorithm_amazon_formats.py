@@ -1,6 +1,6 @@
 """The first-party algorithms' formats, without Docker: RecordIO-protobuf as the SDK writes and reads
 it, AWS's hyperparameter messages, request/response shapes, and log lines that the platform's metric
-definitions (emulator/runtime/builtin_metrics.py) turn into the metrics AWS reports."""
+definitions (emulator/core/builtin_metrics.py) turn into the metrics AWS reports."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
 from algorithms.common import entry, recordio, serving
 from algorithms.common.hyperparameters import HyperparameterValidationError
 from algorithms.linear_learner.model import calibrate_threshold
-from emulator.runtime.builtin_metrics import DEFINITIONS
+from emulator.core.builtin_metrics import DEFINITIONS
 
 
 @pytest.fixture

@@ -110,7 +110,7 @@ def test_hyperparameters_parse_aliases_and_skip_sagemaker_keys():
 
 
 def test_platform_metric_definitions_cover_every_eval_metric():
-    from emulator.runtime.builtin_metrics import builtin_metric_definitions
+    from emulator.core.builtin_metrics import builtin_metric_definitions
     uri = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
     names = {d["Name"] for d in builtin_metric_definitions(uri)}
     assert names == {f"{c}:{m}" for c in ("train", "validation") for m in metrics.ALL}

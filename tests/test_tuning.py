@@ -22,6 +22,7 @@ from emulator.config import Settings
 from emulator.core import jobs, tuning
 from emulator.core.jobs import TRAINING
 from emulator.core.services import Services
+from emulator.server import start_runtime
 from tests.jobhelpers import ROLE, ensure_byo_image, unique
 
 METRIC_REGEX = r"score=([-+0-9.eE]+)"
@@ -32,6 +33,7 @@ METRIC_REGEX = r"score=([-+0-9.eE]+)"
 @pytest.fixture
 def services(tmp_path):
     svc = Services(Settings(data_dir=tmp_path / "data", run_jobs=False))
+    start_runtime(svc)
     yield svc
     svc.shutdown()
 
@@ -322,6 +324,7 @@ def test_max_runtime_stops_the_search(services):
 def test_tuning_jobs_resume_after_restart(tmp_path):
     data = tmp_path / "data"
     first = Services(Settings(data_dir=data, run_jobs=False))
+    start_runtime(first)
     tuning.create_tuning_job(first, "us-east-1", request("resume", max_jobs=6, parallel=2))
     wait_until(lambda: len(first.records.list("TrainingJob")) == 2)
     # Finish one job, then "crash" with the other still running.
@@ -333,13 +336,12 @@ def test_tuning_jobs_resume_after_restart(tmp_path):
 
     second = Services(Settings(data_dir=data, run_jobs=False))
     try:
-        assert tuning.resume_all(second) == 1
+        start_runtime(second)  # its start-up resync continues the tuning job
         desc = play(second, "resume")
         assert desc["HyperParameterTuningJobStatus"] == "Completed"
         names = [s["TrainingJobName"] for s in summaries(second, "resume")]
         assert len(names) == 6 == len(set(names))
         assert [int(n.split("-")[1]) for n in names] == [1, 2, 3, 4, 5, 6]
-        assert tuning.resume_all(second) == 0
     finally:
         second.shutdown()
 
@@ -424,77 +426,64 @@ def test_warm_start_reports_overall_best(services):
 
 
 def test_pipeline_job_name_fits_the_tuning_name_limit():
+    from emulator.pipelines.steps import tuning_job_name
     for step in ("T", "Tune-Model-With-A-Very-Long-Step-Name", "x_y z"):
-        name = tuning.pipeline_job_name("abcdefghij12", step)
+        name = tuning_job_name("abcdefghij12", step)
         assert len(name) <= 32 and re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}", name), name
         assert name.startswith("abcdefghij12-")
 
 
-class FakeRun:
-    """The part of emulator.pipelines.executor.ExecutionRun a Tuning step uses."""
-
-    def __init__(self, services) -> None:
-        self.services = services
-        self.region = "us-east-1"
-        self.execution_id = "abcdefghij12"
-        self.noted = {}
-
-    def check_cache(self, step, request):
-        return "cache-key", None
-
-    def note_job(self, step, kind, name, metadata):
-        self.noted[step] = {"_job": {"kind": kind, "name": name}, "Metadata": metadata}
-
-
-def test_pipeline_step_runs_resumes_and_stops(services):
-    import threading
-    from types import SimpleNamespace
-
-    from emulator.pipelines.steps import StepFailed
-    run, step = FakeRun(services), SimpleNamespace(name="Tune", type="Tuning")
+def test_pipeline_step_runs_resumes_and_stops(tmp_path):
+    from emulator.core import pipelines as store
+    from emulator.pipelines import control
+    data = tmp_path / "data"
+    first = Services(Settings(data_dir=data, run_jobs=False))
+    start_runtime(first)
     arguments = request("ignored", max_jobs=3)
     del arguments["HyperParameterTuningJobName"]
-    result = {}
-    worker = threading.Thread(target=lambda: result.update(
-        r=tuning.run_pipeline_step(run, step, arguments, threading.Event())))
-    worker.start()
-    wait_until(lambda: "Tune" in run.noted)
-    state = run.noted["Tune"]
-    name = state["_job"]["name"]
-    assert state["_job"]["kind"] == "HyperParameterTuningJob" and name.startswith("abcdefghij12-Tune-")
-    play(services, name)
-    worker.join(10)
-    outcome = result["r"]
-    assert outcome.metadata == {"TuningJob": {"Arn": tuning.describe_tuning_job(services, name)[tuning.ARN]}}
-    assert outcome.extra["_cache_key"] == "cache-key"
-    props = outcome.properties
-    ranked = [s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
-              for s in props["TrainingJobSummaries"]]
-    assert ranked == sorted(ranked, reverse=True) and len(ranked) == 3  # Maximize: best first
-    assert props["TrainingJobSummaries"][0]["TrainingJobName"] == props["BestTrainingJob"]["TrainingJobName"]
-    assert props["HyperParameterTuningJobStatus"] == "Completed" and not any(k.startswith("_") for k in props)
-    # After a restart the executor re-waits the recorded job instead of creating another.
-    again = tuning.resume_pipeline_step(run, {**state, "_cache_key": "k2"}, threading.Event())
-    assert again.properties["BestTrainingJob"] == props["BestTrainingJob"]
-    assert again.extra["_cache_key"] == "k2"
+    definition = json.dumps({"Version": "2020-12-01", "Parameters": [],
+                             "Steps": [{"Name": "Tune", "Type": "Tuning", "Arguments": arguments}]})
+    store.create_pipeline(first, "us-east-1", {"PipelineName": "tune"}, definition)
 
-    # The execution's stop event stops the tuning job, and the step ends Stopped.
-    run2, stop = FakeRun(services), threading.Event()
-    failure = {}
+    def step(svc, arn):
+        return store.get_execution(svc, arn).get("_steps", {}).get("Tune", {})
 
-    def go():
-        try:
-            tuning.run_pipeline_step(run2, step, arguments, stop)
-        except StepFailed as exc:
-            failure["f"] = exc
-    worker = threading.Thread(target=go)
-    worker.start()
-    wait_until(lambda: "Tune" in run2.noted)
-    stop.set()
-    play(services, run2.noted["Tune"]["_job"]["name"], keep_running=10)
-    worker.join(10)
-    assert failure["f"].exception_type == "Stopped"
-    assert failure["f"].metadata == run2.noted["Tune"]["Metadata"]
+    def status(svc, arn):
+        return store.get_execution(svc, arn)["PipelineExecutionStatus"]
+    arn = control.start_execution(first, "us-east-1", {"PipelineName": "tune"})
+    wait_until(lambda: "_job" in step(first, arn))
+    name = step(first, arn)["_job"]["name"]
+    assert step(first, arn)["_job"]["kind"] == "HyperParameterTuningJob"
+    assert name.startswith(arn.rsplit("/", 1)[-1] + "-Tune-")
+    # After a restart the execution re-waits the recorded job instead of creating another.
+    first.shutdown()
+    second = Services(Settings(data_dir=data, run_jobs=False))
+    start_runtime(second)
+    try:
+        play(second, name)
+        wait_until(lambda: status(second, arn) == "Succeeded")
+        state = step(second, arn)
+        assert state["Metadata"] == {"TuningJob": {"Arn": tuning.describe_tuning_job(second, name)[tuning.ARN]}}
+        assert state["_cache_key"]
+        props = state["_properties"]
+        ranked = [s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for s in props["TrainingJobSummaries"]]
+        assert ranked == sorted(ranked, reverse=True) and len(ranked) == 3  # Maximize: best first
+        assert props["TrainingJobSummaries"][0]["TrainingJobName"] == props["BestTrainingJob"]["TrainingJobName"]
+        assert props["HyperParameterTuningJobStatus"] == "Completed" and not any(k.startswith("_") for k in props)
+        assert [t["HyperParameterTuningJobName"] for t in tuning.list_tuning_jobs(second, {})[0]] == [name]
+
+        # Stopping the execution stops the tuning job, and the step ends Stopped.
+        arn2 = control.start_execution(second, "us-east-1", {"PipelineName": "tune"})
+        wait_until(lambda: "_job" in step(second, arn2))
+        name2 = step(second, arn2)["_job"]["name"]
+        wait_until(lambda: second.records.get(tuning.KIND, name2) is not None)
+        control.stop_execution(second, arn2)
+        play(second, name2, keep_running=10)
+        wait_until(lambda: status(second, arn2) == "Stopped")
+        assert step(second, arn2)["StepStatus"] == "Stopped"
+        assert list(step(second, arn2)["Metadata"]) == ["TuningJob"]
+    finally:
+        second.shutdown()
 
 
 # --- live emulator with real containers ----------------------------------------------------------

@@ -7,8 +7,8 @@ from __future__ import annotations
 import hashlib
 import time
 
-from emulator.api.registry import RequestContext, handler
 from emulator.aws.errors import ResourceNotFound, ValidationException
+from emulator.aws.handlers import RequestContext, handler
 from emulator.core import experiments as core
 from emulator.core.arns import sagemaker_arn
 from emulator.core.listing import ListFields, filter_sort_page, pick

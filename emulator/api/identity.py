@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import time
 
-from emulator.api.registry import RequestContext, handler
+from emulator.aws.handlers import RequestContext, handler
 from emulator.core.arns import partition, role_arn
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emulator.api.registry import RequestContext, handler
+from emulator.aws.handlers import RequestContext, handler
 from emulator.core import jobs
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 
-from emulator.api.registry import RequestContext, handler
 from emulator.aws.errors import AwsError
-from emulator.core.arns import log_group_arn
+from emulator.aws.handlers import RequestContext, handler
+from emulator.core.arns import log_group_arn, parse_arn
 from emulator.core.logstore import now_ms
 
 
@@ -114,8 +113,10 @@ def describe_log_streams(ctx: RequestContext, req: dict) -> dict:
 def _group_from_identifier(identifier: str | None) -> str:
     if not identifier:
         raise InvalidParameterException("Either logGroupName or logGroupIdentifier must be specified.")
-    match = re.match(r"arn:[^:]+:logs:[^:]+:[^:]+:log-group:(.+?)(:\*)?$", identifier)
-    return match.group(1) if match else identifier
+    arn = parse_arn(identifier)
+    if arn is None or arn.service != "logs" or arn.resource_type != "log-group":
+        return identifier
+    return arn.resource_path.removesuffix(":*")
 
 
 def _stream_view(ctx: RequestContext, group: str, s: dict) -> dict:

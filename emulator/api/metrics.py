@@ -3,8 +3,8 @@ metric store."""
 
 from __future__ import annotations
 
-from emulator.api.registry import RequestContext, handler
 from emulator.aws.errors import ResourceNotFound
+from emulator.aws.handlers import RequestContext, handler
 from emulator.core import experiments, metrics
 from emulator.core.arns import arn_resource_name
 

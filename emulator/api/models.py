@@ -3,7 +3,7 @@ emulator.core.models (which pipeline steps share), and which the inference code 
 
 from __future__ import annotations
 
-from emulator.api.registry import RequestContext, handler
+from emulator.aws.handlers import RequestContext, handler
 from emulator.core import models as core
 from emulator.core.listing import ListFields, filter_sort_page, pick
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from emulator.api.registry import RequestContext, handler
 from emulator.aws.errors import ValidationException
+from emulator.aws.handlers import RequestContext, handler
 from emulator.core import pipelines as store
 from emulator.core.listing import decode_token, encode_token
 from emulator.pipelines import control
-from emulator.pipelines.definition import parse
+from emulator.pipelines.graph import plan
 
 SUMMARY = ("PipelineArn", "PipelineName", "PipelineDisplayName", "PipelineDescription", "RoleArn", "CreationTime",
            "LastModifiedTime", "LastExecutionTime")
@@ -24,7 +24,7 @@ def create_pipeline(ctx: RequestContext, req: dict) -> dict:
     text = control.definition_text(ctx.services, req)
     if text is None:
         raise ValidationException("Either PipelineDefinition or PipelineDefinitionS3Location must be specified.")
-    parse(text)
+    plan(text)
     body = store.create_pipeline(ctx.services, ctx.region, req, text)
     return {"PipelineArn": body["PipelineArn"]}
 
@@ -33,7 +33,7 @@ def create_pipeline(ctx: RequestContext, req: dict) -> dict:
 def update_pipeline(ctx: RequestContext, req: dict) -> dict:
     text = control.definition_text(ctx.services, req)
     if text is not None:
-        parse(text)
+        plan(text)
     body = store.update_pipeline(ctx.services, req, text)
     return {"PipelineArn": body["PipelineArn"], "PipelineVersionId": body["_version"]}
 

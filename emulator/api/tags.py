@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from emulator.api.registry import RequestContext, handler
 from emulator.aws.errors import ResourceNotFound, ValidationException
+from emulator.aws.handlers import RequestContext, handler
+from emulator.core.arns import parse_arn
 from emulator.core.listing import decode_token, encode_token
 
 MAX_TAGS = 50  # AWS: "Tags per resource: 50"
@@ -11,8 +12,10 @@ MAX_TAGS = 50  # AWS: "Tags per resource: 50"
 
 def _require(ctx: RequestContext, arn: str) -> None:
     if not ctx.services.records.arn_exists(arn):
-        raise ValidationException(f"Resource {arn} does not exist.") if ":pipeline/" not in arn \
-            else ResourceNotFound(f"Resource {arn} does not exist.")
+        parsed = parse_arn(arn)
+        if parsed is not None and parsed.resource_type == "pipeline":
+            raise ResourceNotFound(f"Resource {arn} does not exist.")
+        raise ValidationException(f"Resource {arn} does not exist.")
 
 
 @handler("sagemaker", "AddTags")

@@ -15,13 +15,12 @@ from urllib.parse import unquote
 
 from botocore.model import OperationModel, Shape
 
-from emulator.api.registry import RequestContext, lookup
 from emulator.aws import models
 from emulator.aws.errors import (AwsError, InternalFailure, NotImplementedOperation, SerializationException,
                                  UnknownOperationException)
+from emulator.aws.handlers import RequestContext, lookup
 from emulator.aws.serialize import json_value, xml_members
 from emulator.aws.validation import validate_input
-from emulator.core.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +51,7 @@ def _internal(exc: Exception) -> AwsError:
 JSON_TARGETS = {"SageMaker": "sagemaker", "Logs_20140328": "logs"}
 
 
-def dispatch_json(services: Services, target: str, body: bytes, region: str,
+def dispatch_json(services: Any, target: str, body: bytes, region: str,
                   headers: dict[str, str]) -> WireResponse:
     prefix, _, operation = target.partition(".")
     service = JSON_TARGETS.get(prefix)
@@ -110,7 +109,7 @@ def find_rest_operation(service: str, method: str, path: str) -> tuple[Operation
     return None
 
 
-def dispatch_rest_json(services: Services, service: str, method: str, path: str, query: dict[str, str],
+def dispatch_rest_json(services: Any, service: str, method: str, path: str, query: dict[str, str],
                        headers: dict[str, str], body: bytes, region: str) -> WireResponse:
     ctx = RequestContext(services, service, "", region, headers=headers)
     try:
@@ -244,7 +243,7 @@ def query_service_for(action: str, signing_service: str | None) -> str | None:
     return None
 
 
-def dispatch_query(services: Services, service: str, form: dict[str, str], region: str,
+def dispatch_query(services: Any, service: str, form: dict[str, str], region: str,
                    headers: dict[str, str]) -> WireResponse:
     action = form.get("Action", "")
     ctx = RequestContext(services, service, action, region, headers=headers)

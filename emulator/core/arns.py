@@ -1,6 +1,9 @@
-"""Every ARN the emulator hands out is built here (one place, one format)."""
+"""Every ARN the emulator hands out is built here, and every ARN it is handed is parsed here (one
+place, one format)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 # SageMaker resource types as they appear in ARNs, e.g. arn:aws:sagemaker:us-east-1:123:training-job/x
 SAGEMAKER_RESOURCE = {
@@ -47,6 +50,46 @@ def role_arn(role_name: str, account: str, region: str = "us-east-1", path: str 
 
 def log_group_arn(group: str, region: str, account: str) -> str:
     return f"arn:{partition(region)}:logs:{region}:{account}:log-group:{group}:*"
+
+
+@dataclass(frozen=True)
+class Arn:
+    """`arn:<partition>:<service>:<region>:<account>:<resource>`; `resource` keeps its own colons."""
+    partition: str
+    service: str
+    region: str
+    account: str
+    resource: str
+
+    @property
+    def resource_type(self) -> str:
+        """`training-job` of `training-job/NAME`, `log-group` of `log-group:NAME:*`."""
+        for i, char in enumerate(self.resource):
+            if char in "/:":
+                return self.resource[:i]
+        return ""
+
+    @property
+    def resource_path(self) -> str:
+        """What follows the resource type: `NAME` of `training-job/NAME`, `p/execution/id` of a pipeline
+        execution's `pipeline/p/execution/id`."""
+        return self.resource[len(self.resource_type) + 1:] if self.resource_type else self.resource
+
+
+def parse_arn(arn: str) -> Arn | None:
+    """The parts of an ARN, or None when `arn` is not one."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn":
+        return None
+    return Arn(*parts[1:])
+
+
+def region_of(arn: str) -> str:
+    """The region of an ARN the emulator made (a resource's own ARN)."""
+    parsed = parse_arn(arn)
+    if parsed is None:
+        raise ValueError(f"not an ARN: {arn}")
+    return parsed.region
 
 
 def arn_resource_name(arn: str) -> str:

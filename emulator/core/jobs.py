@@ -1,8 +1,8 @@
 """Training and processing job records and their state machine.
 
-Create* only records the desired job (status InProgress) and tells listeners (the runtime's
-supervisor) about it; every later transition goes through the writers below, so there is one
-place where statuses, secondary statuses, times and messages are set, and they match AWS:
+Create* only records the desired job (status InProgress); the write wakes the job controller
+(emulator.runtime.controllers.jobs). Every later transition goes through the writers below, so there
+is one place where statuses, secondary statuses, times and messages are set, and they match AWS:
 
   InProgress -> Completed | Failed | Stopping -> Stopped
   SecondaryStatus: Starting -> Downloading -> Training -> Uploading -> Completed (training only)
@@ -151,10 +151,9 @@ def _insert(services: Services, kind: JobKind, name: str, arn: str, body: dict, 
         services.records.add_tags(arn, tags)
     try:
         from emulator.core import experiments
-        experiments.on_job_created(services, arn.split(":")[3], kind.kind, body)
+        experiments.on_job_created(services, arns.region_of(arn), kind.kind, body)
     except ImportError:
         pass
-    services.notify_job("created", kind.kind, name)
 
 
 def _model_artifacts_uri(body: dict, name: str) -> str:
@@ -207,11 +206,29 @@ def set_secondary_status(services: Services, name: str, status: str, message: st
     update_job(services, TRAINING, name, change)
 
 
+def mark_downloading(services: Services, kind: JobKind, name: str) -> None:
+    """The job's image and data are being fetched (a training job's Downloading phase)."""
+    if kind is TRAINING:
+        set_secondary_status(services, name, "Downloading")
+
+
 def mark_started(services: Services, kind: JobKind, name: str) -> None:
+    """The job's containers run."""
     if kind is TRAINING:
         set_secondary_status(services, name, "Training")
     else:
         update_job(services, kind, name, lambda b: b.setdefault("ProcessingStartTime", _now()))
+
+
+def mark_uploading(services: Services, kind: JobKind, name: str) -> None:
+    """The job's outputs are being stored (a training job's Uploading phase)."""
+    if kind is TRAINING:
+        set_secondary_status(services, name, "Uploading")
+
+
+def started(kind: JobKind, body: dict[str, Any]) -> bool:
+    """Whether the job's containers were started (mark_started was recorded)."""
+    return "TrainingStartTime" in body if kind is TRAINING else "ProcessingStartTime" in body
 
 
 def request_stop(services: Services, kind: JobKind, name: str) -> dict[str, Any]:
@@ -226,7 +243,6 @@ def request_stop(services: Services, kind: JobKind, name: str) -> dict[str, Any]
     update_job(services, kind, name, change)
     if kind is TRAINING:
         _force_secondary(services, name, "Stopping")
-    services.notify_job("stop", kind.kind, name)
     return job
 
 
@@ -284,18 +300,17 @@ def finish_job(services: Services, kind: JobKind, name: str, status: str, *,
         else:
             body.setdefault("ProcessingStartTime", body["CreationTime"])
     job = update_job(services, kind, name, change)
-    services.notify_job("finished", kind.kind, name)
     if job is not None:
         try:
             from emulator.core import experiments
-            experiments.on_job_finished(services, job[kind.arn_field].split(":")[3], kind.kind, job)
+            experiments.on_job_finished(services, arns.region_of(job[kind.arn_field]), kind.kind, job)
         except ImportError:
             pass
     return job
 
 
 def active_jobs(services: Services) -> list[tuple[JobKind, dict[str, Any]]]:
-    """Jobs that are not terminal: what a restarted supervisor must reconcile."""
+    """Jobs that are not terminal: what the job controller looks at after a restart."""
     out = []
     for kind in KINDS.values():
         for job in services.records.list(kind.kind):

@@ -9,7 +9,7 @@ object store. What they read (sagemaker 2.257.7):
   source-directory-tarballs/<algo>/{transfer_learning,inference}/<task>/v<x>/sourcedir.tar.gz
   <algo>-training/train-<model_id>.tar.gz, <algo>-infer/infer-<model_id>.tar.gz   placeholder models
 Everything is generated from algorithms/jumpstart/ (catalog.json + our own scripts). Image URIs are
-AWS's DLC URIs; emulator/runtime/images.py maps them to the local images.
+AWS's DLC URIs; emulator/runtime/images/catalogue.py maps them to the local images.
 """
 
 from __future__ import annotations

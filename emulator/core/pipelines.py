@@ -53,7 +53,10 @@ def random_token(length: int = 10) -> str:
 
 
 def pipeline_name_from(name_or_arn: str) -> str:
-    return name_or_arn.split(":pipeline/", 1)[1].split("/")[0] if ":pipeline/" in name_or_arn else name_or_arn
+    arn = arns.parse_arn(name_or_arn)
+    if arn is None or arn.resource_type != "pipeline":
+        return name_or_arn
+    return arn.resource_path.split("/")[0]
 
 
 # --- pipelines --------------------------------------------------------------------------------

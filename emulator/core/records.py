@@ -3,6 +3,9 @@
 The stored body *is* the Describe response (timestamps as epoch seconds), so a Describe handler
 returns it as is and the protocol layer's shape-driven serialiser does the rest. Tags live in their
 own table keyed by ARN, as AddTags/ListTags/DeleteTags address resources by ARN.
+
+Every committed change of a record is announced through `on_change(kind, name)` (an update that
+leaves the body as it was is not a change): that is what sets controllers to work.
 """
 
 from __future__ import annotations
@@ -36,8 +39,9 @@ CREATE TABLE IF NOT EXISTS tags (
 
 
 class Records:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, on_change: Callable[[str, str], None] | None = None) -> None:
         self.db = db
+        self._on_change = on_change or (lambda kind, name: None)
 
     def insert(self, kind: str, name: str, arn: str, body: dict[str, Any],
                on_conflict: Callable[[], Exception]) -> dict[str, Any]:
@@ -48,6 +52,7 @@ class Records:
                 raise on_conflict()
             conn.execute("INSERT INTO resources (kind, name, arn, created, body) VALUES (?,?,?,?,?)",
                          (kind, name, arn, time.time(), json.dumps(body)))
+        self._on_change(kind, name)
         return body
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
@@ -70,8 +75,12 @@ class Records:
                 return None
             body = json.loads(row["body"])
             change(body)
-            conn.execute("UPDATE resources SET body=? WHERE kind=? AND name=?", (json.dumps(body), kind, name))
-            return body
+            text = json.dumps(body)
+            if text == row["body"]:
+                return body
+            conn.execute("UPDATE resources SET body=? WHERE kind=? AND name=?", (text, kind, name))
+        self._on_change(kind, name)
+        return body
 
     def put(self, kind: str, name: str, arn: str, body: dict[str, Any]) -> None:
         with self.db.transaction() as conn:
@@ -79,6 +88,7 @@ class Records:
                 "INSERT INTO resources (kind, name, arn, created, body) VALUES (?,?,?,?,?) "
                 "ON CONFLICT(kind, name) DO UPDATE SET body=excluded.body, arn=excluded.arn",
                 (kind, name, arn, time.time(), json.dumps(body)))
+        self._on_change(kind, name)
 
     def delete(self, kind: str, name: str) -> bool:
         with self.db.transaction() as conn:
@@ -88,7 +98,8 @@ class Records:
                 return False
             conn.execute("DELETE FROM resources WHERE kind=? AND name=?", (kind, name))
             conn.execute("DELETE FROM tags WHERE arn=?", (row["arn"],))
-            return True
+        self._on_change(kind, name)
+        return True
 
     def list(self, kind: str) -> list[dict[str, Any]]:
         rows = self.db.query("SELECT body FROM resources WHERE kind=? ORDER BY created", (kind,))

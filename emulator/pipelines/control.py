@@ -1,4 +1,7 @@
-"""Pipeline and execution operations shared by the API handlers (and nothing HTTP-specific)."""
+"""Pipeline and execution operations shared by the API handlers (and nothing HTTP-specific).
+
+Start, Stop, Retry and the callback sends only write the execution record; the execution controller
+(emulator.pipelines.executor) is woken by that write and does the work."""
 
 from __future__ import annotations
 
@@ -9,15 +12,8 @@ from emulator.aws.errors import ConflictException, ValidationException
 from emulator.core import pipelines as store
 from emulator.core.services import Services
 from emulator.pipelines.definition import parse
-from emulator.pipelines.executor import PipelineEngine, resolve_experiment_config, typed_parameters
+from emulator.pipelines.executor import resolve_experiment_config, typed_parameters
 from emulator.pipelines.expressions import iso_time
-
-
-def engine(services: Services) -> PipelineEngine:
-    found = getattr(services, "pipelines", None)
-    if found is None:
-        found = services.pipelines = PipelineEngine(services)
-    return found
 
 
 def definition_text(services: Services, req: dict[str, Any]) -> str | None:
@@ -73,7 +69,6 @@ def start_execution(services: Services, region: str, req: dict[str, Any]) -> str
         _ensure_experiment(services, region, experiment)
     store.insert_execution(services, body)
     services.records.update(store.PIPELINE, name, lambda b: b.update(LastRunTime=now))
-    engine(services).launch(arn)
     return arn
 
 
@@ -124,7 +119,6 @@ def stop_execution(services: Services, arn: str) -> None:
             if state.get("StepStatus") in ("Starting", "Executing"):
                 state["StepStatus"] = "Stopping"
     store.update_execution(services, arn, change)
-    engine(services).stop(arn)
 
 
 def retry_execution(services: Services, req: dict[str, Any]) -> None:
@@ -142,17 +136,20 @@ def retry_execution(services: Services, req: dict[str, Any]) -> None:
         # Succeeded steps keep their results; failed and stopped ones run again with new jobs.
         body["_steps"] = {n: s for n, s in (body.get("_steps") or {}).items() if s.get("StepStatus") == "Succeeded"}
     store.update_execution(services, arn, change)
-    engine(services).launch(arn)
 
 
 def send_callback(services: Services, token: str, outcome: dict[str, Any]) -> str:
+    """Record a callback step's outcome in its state (it survives a restart); the step ends on the
+    execution's next sync."""
     arn, step = store.find_callback(services, token)
-    execution = store.get_execution(services, arn)
-    state = (execution.get("_steps") or {}).get(step) or {}
-    if state.get("StepStatus") not in ("Starting", "Executing", "Stopping"):
-        raise ValidationException(f"Callback token {token} is no longer valid: step {step} is "
-                                  f"{state.get('StepStatus')}.")
-    engine(services).deliver_callback(arn, token, outcome)
+
+    def change(body: dict) -> None:
+        state = (body.get("_steps") or {}).get(step) or {}
+        if state.get("StepStatus") not in ("Starting", "Executing", "Stopping") or state.get("_callback") != token:
+            raise ValidationException(f"Callback token {token} is no longer valid: step {step} is "
+                                      f"{state.get('StepStatus')}.")
+        state["_callback_outcome"] = outcome
+    store.update_execution(services, arn, change)
     return arn
 
 

@@ -1,7 +1,8 @@
 """Parsing and checking a pipeline definition (pipeline_definitions.md §1).
 
 Checked once, at CreatePipeline / UpdatePipeline, so a bad definition is a ValidationException that
-names the step and the problem, never a failure half-way through an execution.
+names the step and the problem, never a failure half-way through an execution. Cycles are found when
+the execution graph is built (emulator.pipelines.graph.plan).
 """
 
 from __future__ import annotations
@@ -163,5 +164,3 @@ def _check_references(definition: Definition) -> None:
             if name not in definition.parameters:
                 raise ValidationException(f"PipelineExperimentConfig references parameter {name}, "
                                           "which is not defined.")
-    from emulator.pipelines.graph import build_graph
-    build_graph(definition)  # raises on cycles

@@ -6,10 +6,26 @@ JsonGet PropertyFile), and from a Condition step to each step of its branches.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import networkx as nx
 
 from emulator.aws.errors import ValidationException
-from emulator.pipelines.definition import Definition, references, step_expressions
+from emulator.pipelines.definition import Definition, parse, references, step_expressions
+
+
+@dataclass
+class Plan:
+    """A checked definition and its execution graph."""
+    definition: Definition
+    graph: nx.DiGraph
+
+
+def plan(text: str) -> Plan:
+    """Parse and check a definition and build its graph: every ValidationException a definition can
+    raise (cycles included) is raised here."""
+    definition = parse(text)
+    return Plan(definition, build_graph(definition))
 
 
 def build_graph(definition: Definition) -> nx.DiGraph:

@@ -1,23 +1,27 @@
-"""What each step type does when it runs. Job steps go through the same core functions as the
-public Create* APIs (never a handler, never HTTP) and wait for the job's terminal status."""
+"""What each step type does. Job steps go through the same core functions as the public Create* APIs
+(never a handler, never HTTP).
+
+Steps never block. `begin` runs an attempt: a step with an immediate outcome (Condition, Fail, Model,
+RegisterModel) returns it; a step that waits for something (a job, a tuning job, a callback) records
+what it waits for in its state and returns None, and `check` looks again on later syncs of the
+execution. A child resource is recorded *before* it is created, so a restart finds and waits for it,
+or creates it under the recorded name: a step never runs two jobs for one attempt.
+"""
 
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from emulator.aws import models as aws_models
 from emulator.aws.errors import AwsError
 from emulator.aws.validation import validate_input
-from emulator.core import jobs
-from emulator.core.pipelines import random_token
+from emulator.core import arns, jobs, lifecycle, tuning
+from emulator.core.pipelines import random_token, register_callback
+from emulator.core.services import Services
 from emulator.pipelines.conditions import evaluate_all
 from emulator.pipelines.expressions import ExpressionError, Scope, evaluate, stringify
-
-if TYPE_CHECKING:
-    from emulator.pipelines.executor import ExecutionRun
 
 # Job-step arguments the SDK emits that mean "absent" (pipeline_definitions.md §1.4 quirks).
 _ABSENT = (None, "None")
@@ -41,10 +45,34 @@ class StepResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class StepContext(Protocol):
+    """What a step needs from its execution (emulator.pipelines.executor.ExecutionContext)."""
+    services: Services
+    region: str
+    execution_id: str
+    arn: str
+
+    def scope(self) -> Scope: ...
+    def experiment_config(self) -> dict[str, Any] | None: ...
+    def check_cache(self, step, resolved: dict[str, Any]) -> tuple[str | None, StepResult | None]: ...
+    def set_step(self, name: str, **fields: Any) -> None: ...
+    def wait_for(self, kind: str, name: str) -> bool: ...
+
+
 def job_name(execution_id: str, step_name: str) -> str:
     """`pipelines-<execId>-<StepName[:20]>-<10 random>` (§4.1), kept to SageMaker's name pattern."""
     stem = re.sub(r"[^A-Za-z0-9-]", "-", step_name[:20]).strip("-") or "step"
     return f"pipelines-{execution_id}-{stem}-{random_token()}"
+
+
+def tuning_job_name(execution_id: str, step_name: str) -> str:
+    """AWS's pipeline job naming (`pipelines-<execId>-<step>-<10 random>`) cannot fit the 32 characters
+    a tuning job name allows: drop the `pipelines-` prefix and keep what fits of the step name."""
+    token = random_token()
+    execution_id = re.sub(r"[^A-Za-z0-9-]", "", execution_id).strip("-")[:20]
+    room = 32 - len(execution_id) - len(token) - 2
+    stem = re.sub(r"[^A-Za-z0-9-]", "-", step_name)[:max(room, 0)].strip("-")
+    return "-".join(part for part in (execution_id, stem, token) if part)
 
 
 def clean(value: Any) -> Any:
@@ -56,56 +84,160 @@ def clean(value: Any) -> Any:
     return value
 
 
-def run_step(run: ExecutionRun, step, scope: Scope, stop: threading.Event) -> StepResult:
-    runner = RUNNERS.get(step.type)
-    if runner is None:
-        raise StepFailed(f"Step type {step.type} cannot run in the SageMaker Emulator yet; the step was not "
-                         "executed.")
-    return runner(run, step, scope, stop)
-
-
-def _arguments(step, scope: Scope) -> dict[str, Any]:
+def arguments(step, scope: Scope) -> dict[str, Any]:
     try:
         return clean(evaluate(step.arguments, scope))
     except ExpressionError as exc:
         raise StepFailed(str(exc)) from None
 
 
-def _create(operation: str, create, run: ExecutionRun, request: dict[str, Any]) -> dict[str, Any]:
+def checked(operation: str, request: dict[str, Any]) -> None:
     try:
         validate_input(aws_models.operation_model("sagemaker", operation).input_shape, request)
-        return create(run.services, run.region, request)
     except AwsError as err:
-        kind = "SageMaker.RESOURCE_LIMIT" if err.code == "ResourceLimitExceeded" else (
-            "Step.THROTTLING" if "Throttl" in err.code else None)
-        raise StepFailed(f"ClientError: Failed to invoke sagemaker:{operation}. Error Details: {err.message}",
-                         kind, metadata={}) from None
+        raise _client_error(operation, err) from None
 
 
-def _job_step(kind: jobs.JobKind, operation: str, create):
-    def runner(run: ExecutionRun, step, scope: Scope, stop: threading.Event) -> StepResult:
-        name = job_name(run.execution_id, step.name)
+def call(operation: str, create, ctx: StepContext, request: dict[str, Any]) -> dict[str, Any]:
+    """A Create* call as the public API makes it: validated against the service model, then core."""
+    checked(operation, request)
+    try:
+        return create(ctx.services, ctx.region, request)
+    except AwsError as err:
+        raise _client_error(operation, err) from None
+
+
+def _client_error(operation: str, err: AwsError) -> StepFailed:
+    kind = "SageMaker.RESOURCE_LIMIT" if err.code == "ResourceLimitExceeded" else (
+        "Step.THROTTLING" if "Throttl" in err.code else None)
+    return StepFailed(f"ClientError: Failed to invoke sagemaker:{operation}. Error Details: {err.message}",
+                      kind, metadata={})
+
+
+# --- step types ----------------------------------------------------------------------------------
+
+class StepType:
+    """An immediate step: `begin` returns its outcome (or raises StepFailed)."""
+
+    def begin(self, ctx: StepContext, step, state: dict[str, Any]) -> StepResult | None:
+        raise NotImplementedError
+
+    def check(self, ctx: StepContext, step, state: dict[str, Any]) -> StepResult | None:
+        """A waiting step looks again: its outcome, or None while it still waits."""
+        return self.begin(ctx, step, state)
+
+    def stop(self, ctx: StepContext, state: dict[str, Any]) -> bool:
+        """The execution is stopping. True: the step stops now; False: wait for its child to stop."""
+        return True
+
+
+class Immediate(StepType):
+    def __init__(self, run) -> None:
+        self.run = run
+
+    def begin(self, ctx: StepContext, step, state: dict[str, Any]) -> StepResult | None:
+        return self.run(ctx, step, ctx.scope())
+
+
+class ChildResource(StepType):
+    """A step that creates one resource (a job, a tuning job) and ends with it."""
+
+    kind: str
+    operation: str
+    name_field: str
+    metadata_key: str
+
+    def new_name(self, ctx: StepContext, step) -> str:
+        return job_name(ctx.execution_id, step.name)
+
+    def request(self, ctx: StepContext, step, name: str) -> dict[str, Any]:
+        scope = ctx.scope()
         scope.current_job_name = name
-        request = _arguments(step, scope)
-        key, hit = run.check_cache(step, request)
-        if hit is not None:
-            return hit
-        request[kind.name_field] = name
-        experiment = run.experiment_config()
+        return arguments(step, scope)
+
+    def create(self, services: Services, region: str, request: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def outcome(self, ctx: StepContext, final: dict[str, Any], metadata: dict[str, Any]) -> StepResult:
+        raise NotImplementedError
+
+    def request_stop(self, services: Services, name: str) -> None:
+        raise NotImplementedError
+
+    def begin(self, ctx: StepContext, step, state: dict[str, Any]) -> StepResult | None:
+        recorded = (state.get("_job") or {}).get("name")
+        name = recorded or self.new_name(ctx, step)
+        request = self.request(ctx, step, name)
+        cache_key = state.get("_cache_key")
+        if not recorded:
+            cache_key, hit = ctx.check_cache(step, request)
+            if hit is not None:
+                return hit
+        request[self.name_field] = name
+        checked(self.operation, request)
+        metadata = {self.metadata_key: {"Arn": arns.sagemaker_arn(self.kind, name, ctx.region,
+                                                                   ctx.services.account_id)}}
+        if not recorded:
+            ctx.set_step(step.name, Metadata=metadata, _job={"kind": self.kind, "name": name}, _cache_key=cache_key)
+        call(self.operation, self.create, ctx, request)
+        return self.check(ctx, step, {**state, "Metadata": metadata, "_job": {"kind": self.kind, "name": name},
+                                      "_cache_key": cache_key})
+
+    def check(self, ctx: StepContext, step, state: dict[str, Any]) -> StepResult | None:
+        name = state["_job"]["name"]
+        final = ctx.services.records.get(self.kind, name)
+        if final is None:  # recorded, but the emulator stopped before creating it
+            return self.begin(ctx, step, state)
+        if not lifecycle.is_terminal(self.kind, final):
+            if not ctx.wait_for(self.kind, name):
+                return None
+            final = ctx.services.records.get(self.kind, name)
+        result = self.outcome(ctx, final, state.get("Metadata") or {})
+        if state.get("_cache_key"):
+            result.extra["_cache_key"] = state["_cache_key"]
+        return result
+
+    def stop(self, ctx: StepContext, state: dict[str, Any]) -> bool:
+        name = (state.get("_job") or {}).get("name")
+        current = ctx.services.records.get(self.kind, name) if name else None
+        if current is None:
+            return True
+        if not lifecycle.is_terminal(self.kind, current):
+            try:
+                self.request_stop(ctx.services, name)
+            except AwsError:
+                pass  # already stopping, or it ended meanwhile
+        return False
+
+
+class JobStep(ChildResource):
+    def __init__(self, kind: jobs.JobKind, operation: str, create) -> None:
+        self.job_kind = kind
+        self.kind = kind.kind
+        self.operation = operation
+        self.name_field = kind.name_field
+        self.metadata_key = kind.prefix
+        self._create = create
+
+    def request(self, ctx: StepContext, step, name: str) -> dict[str, Any]:
+        request = super().request(ctx, step, name)
+        experiment = ctx.experiment_config()
         if experiment:
             config = {"ExperimentName": experiment["ExperimentName"], "TrialName": experiment["TrialName"]}
             display = (request.get("ExperimentConfig") or {}).get("TrialComponentDisplayName")
             if display:
                 config["TrialComponentDisplayName"] = display
             request["ExperimentConfig"] = config
-        job = _create(operation, create, run, request)
-        metadata = {kind.prefix: {"Arn": job[kind.arn_field]}}
-        run.note_job(step.name, kind.kind, name, metadata)
-        final = run.wait_for_job(kind, name, stop)
-        result = job_outcome(kind, final, metadata)
-        result.extra["_cache_key"] = key
-        return result
-    return runner
+        return request
+
+    def create(self, services: Services, region: str, request: dict[str, Any]) -> dict[str, Any]:
+        return self._create(services, region, request)
+
+    def outcome(self, ctx: StepContext, final: dict[str, Any], metadata: dict[str, Any]) -> StepResult:
+        return job_outcome(self.job_kind, final, metadata)
+
+    def request_stop(self, services: Services, name: str) -> None:
+        jobs.request_stop(services, self.job_kind, name)
 
 
 def job_outcome(kind: jobs.JobKind, final: dict[str, Any], metadata: dict[str, Any]) -> StepResult:
@@ -123,60 +255,63 @@ def job_outcome(kind: jobs.JobKind, final: dict[str, Any], metadata: dict[str, A
     raise StepFailed(reason, exception_type, metadata)
 
 
-def _condition(run: ExecutionRun, step, scope: Scope, stop: threading.Event) -> StepResult:
-    try:
-        outcome = evaluate_all(step.arguments.get("Conditions") or [], scope)
-    except ExpressionError as exc:
-        raise StepFailed(str(exc)) from None
-    return StepResult({"Condition": {"Outcome": "True" if outcome else "False"}}, {"Outcome": outcome},
-                      outcome=outcome)
+class TuningStep(ChildResource):
+    """`Arguments` is the CreateHyperParameterTuningJob request minus the name."""
+
+    kind = tuning.KIND
+    operation = "CreateHyperParameterTuningJob"
+    name_field = tuning.NAME
+    metadata_key = "TuningJob"
+
+    def new_name(self, ctx: StepContext, step) -> str:
+        return tuning_job_name(ctx.execution_id, step.name)
+
+    def request(self, ctx: StepContext, step, name: str) -> dict[str, Any]:
+        return arguments(step, ctx.scope())
+
+    def create(self, services: Services, region: str, request: dict[str, Any]) -> dict[str, Any]:
+        return tuning.create_tuning_job(services, region, request)
+
+    def outcome(self, ctx: StepContext, final: dict[str, Any], metadata: dict[str, Any]) -> StepResult:
+        status = final[tuning.STATUS]
+        if status == "Completed":
+            properties = tuning.with_evaluation(ctx.services, final)
+            properties["TrainingJobSummaries"] = tuning.ranked_summaries(ctx.services, final)
+            return StepResult(metadata, properties)
+        if status == "Stopped":
+            raise StepFailed("Job was stopped.", "Stopped", metadata)
+        raise StepFailed(final.get("FailureReason") or "Hyperparameter tuning job failed.", None, metadata)
+
+    def request_stop(self, services: Services, name: str) -> None:
+        tuning.stop_tuning_job(services, name)
 
 
-def _fail(run: ExecutionRun, step, scope: Scope, stop: threading.Event) -> StepResult:
-    try:
-        message = stringify(evaluate(step.arguments.get("ErrorMessage", ""), scope))
-    except ExpressionError as exc:
-        message = str(exc)
-    raise StepFailed(message, "Fail", {"Fail": {"ErrorMessage": message}})
+class CallbackStep(StepType):
+    """Waits for SendPipelineExecutionStepSuccess/Failure, which record `_callback_outcome` in the state."""
 
+    def begin(self, ctx: StepContext, step, state: dict[str, Any]) -> StepResult | None:
+        arguments(step, ctx.scope())  # evaluate the message payload so reference errors fail the step
+        token = random_token()  # AWS's callback tokens are 10 alphanumerics too
+        metadata = {"Callback": {"CallbackToken": token, "SqsQueueUrl": step.raw.get("SqsQueueUrl", "")}}
+        register_callback(ctx.services, token, ctx.arn, step.name)
+        ctx.set_step(step.name, Metadata=metadata, _callback=token)
+        return None
 
-def _model(run: ExecutionRun, step, scope: Scope, stop: threading.Event) -> StepResult:
-    from emulator.core import models
-    request = _arguments(step, scope)
-    request["ModelName"] = job_name(run.execution_id, step.name).lower()
-    created = _create("CreateModel", models.create_model, run, request)
-    return StepResult({"Model": {"Arn": created["ModelArn"]}}, created)
-
-
-def _register_model(run: ExecutionRun, step, scope: Scope, stop: threading.Event) -> StepResult:
-    from emulator.core import model_registry
-    request = _arguments(step, scope)
-    for key in ("ModelPackageName", "CertifyForMarketplace", "Description"):
-        request.pop(key, None)
-    group = request.get("ModelPackageGroupName")
-    if group and model_registry.find_group(run.services, group, run.region) is None:
-        # RegisterModel creates the group when it does not exist yet.
-        model_registry.create_group(run.services, run.region, {"ModelPackageGroupName": group})
-    package = _create("CreateModelPackage", model_registry.create_package, run, request)
-    return StepResult({"RegisterModel": {"Arn": package["ModelPackageArn"]}}, package)
-
-
-def _callback(run: ExecutionRun, step, scope: Scope, stop: threading.Event) -> StepResult:
-    raw = step.raw
-    _arguments(step, scope)  # evaluate the message payload so reference errors fail the step
-    token = random_token()  # AWS's callback tokens are 10 alphanumerics too
-    metadata = {"Callback": {"CallbackToken": token, "SqsQueueUrl": raw.get("SqsQueueUrl", "")}}
-    run.await_callback(step.name, token, metadata)
-    outcome = run.wait_for_callback(token, stop)
-    if outcome.get("failure") is not None:
-        raise StepFailed(outcome["failure"], None, metadata)
-    declared = {p.get("OutputName"): p.get("OutputType", "String") for p in raw.get("OutputParameters") or []}
-    # Steps.X.OutputParameters['name'] is the typed value (pipeline_definitions.md §2.1).
-    params = {p["Name"]: _typed(p.get("Value", ""), declared.get(p["Name"], "String"))
-              for p in outcome.get("outputs", [])}
-    metadata["Callback"]["OutputParameters"] = [{"Name": p["Name"], "Value": p.get("Value", "")}
-                                                for p in outcome.get("outputs", [])]
-    return StepResult(metadata, {"OutputParameters": params})
+    def check(self, ctx: StepContext, step, state: dict[str, Any]) -> StepResult | None:
+        outcome = state.get("_callback_outcome")
+        if outcome is None:
+            return None
+        metadata = state.get("Metadata") or {}
+        if outcome.get("failure") is not None:
+            raise StepFailed(outcome["failure"], None, metadata)
+        declared = {p.get("OutputName"): p.get("OutputType", "String")
+                    for p in step.raw.get("OutputParameters") or []}
+        # Steps.X.OutputParameters['name'] is the typed value (pipeline_definitions.md §2.1).
+        params = {p["Name"]: _typed(p.get("Value", ""), declared.get(p["Name"], "String"))
+                  for p in outcome.get("outputs", [])}
+        metadata.setdefault("Callback", {})["OutputParameters"] = [
+            {"Name": p["Name"], "Value": p.get("Value", "")} for p in outcome.get("outputs", [])]
+        return StepResult(metadata, {"OutputParameters": params})
 
 
 def _typed(value: str, kind: str) -> Any:
@@ -192,35 +327,75 @@ def _typed(value: str, kind: str) -> Any:
     return value
 
 
-def _tuning(run: ExecutionRun, step, scope: Scope, stop: threading.Event) -> StepResult:
+# --- immediate steps --------------------------------------------------------------------------------
+
+def _condition(ctx: StepContext, step, scope: Scope) -> StepResult:
     try:
-        from emulator.core import tuning
-    except ImportError:
-        raise StepFailed("Tuning steps need hyperparameter tuning jobs, which this emulator version cannot run "
-                         "yet; the step was not executed.") from None
-    return tuning.run_pipeline_step(run, step, _arguments(step, scope), stop)
+        outcome = evaluate_all(step.arguments.get("Conditions") or [], scope)
+    except ExpressionError as exc:
+        raise StepFailed(str(exc)) from None
+    return StepResult({"Condition": {"Outcome": "True" if outcome else "False"}}, {"Outcome": outcome},
+                      outcome=outcome)
+
+
+def _fail(ctx: StepContext, step, scope: Scope) -> StepResult:
+    try:
+        message = stringify(evaluate(step.arguments.get("ErrorMessage", ""), scope))
+    except ExpressionError as exc:
+        message = str(exc)
+    raise StepFailed(message, "Fail", {"Fail": {"ErrorMessage": message}})
+
+
+def _model(ctx: StepContext, step, scope: Scope) -> StepResult:
+    from emulator.core import models
+    request = arguments(step, scope)
+    request["ModelName"] = job_name(ctx.execution_id, step.name).lower()
+    created = call("CreateModel", models.create_model, ctx, request)
+    return StepResult({"Model": {"Arn": created["ModelArn"]}}, created)
+
+
+def _register_model(ctx: StepContext, step, scope: Scope) -> StepResult:
+    from emulator.core import model_registry
+    request = arguments(step, scope)
+    for key in ("ModelPackageName", "CertifyForMarketplace", "Description"):
+        request.pop(key, None)
+    group = request.get("ModelPackageGroupName")
+    if group and model_registry.find_group(ctx.services, group, ctx.region) is None:
+        # RegisterModel creates the group when it does not exist yet.
+        model_registry.create_group(ctx.services, ctx.region, {"ModelPackageGroupName": group})
+    package = call("CreateModelPackage", model_registry.create_package, ctx, request)
+    return StepResult({"RegisterModel": {"Arn": package["ModelPackageArn"]}}, package)
 
 
 def _not_yet(what: str):
-    def runner(run: ExecutionRun, step, scope: Scope, stop: threading.Event) -> StepResult:
+    def run(ctx: StepContext, step, scope: Scope) -> StepResult:
         raise StepFailed(f"{what} steps cannot run in the SageMaker Emulator yet; the step was not executed.")
-    return runner
+    return run
 
 
-RUNNERS = {
-    "Processing": _job_step(jobs.PROCESSING, "CreateProcessingJob", jobs.create_processing_job),
-    "Training": _job_step(jobs.TRAINING, "CreateTrainingJob", jobs.create_training_job),
-    "Condition": _condition,
-    "Fail": _fail,
-    "Model": _model,
-    "CreateModel": _model,
-    "RegisterModel": _register_model,
-    "Callback": _callback,
-    "Tuning": _tuning,
-    "Transform": _not_yet("Transform (batch transform)"),
-    "Lambda": _not_yet("Lambda"),
-    "EMR": _not_yet("EMR"),
-    "ClarifyCheck": _not_yet("ClarifyCheck"),
-    "QualityCheck": _not_yet("QualityCheck"),
-    "AutoML": _not_yet("AutoML"),
+def _unknown(ctx: StepContext, step, scope: Scope) -> StepResult:
+    raise StepFailed(f"Step type {step.type} cannot run in the SageMaker Emulator yet; the step was not executed.")
+
+
+STEP_TYPES: dict[str, StepType] = {
+    "Processing": JobStep(jobs.PROCESSING, "CreateProcessingJob", jobs.create_processing_job),
+    "Training": JobStep(jobs.TRAINING, "CreateTrainingJob", jobs.create_training_job),
+    "Tuning": TuningStep(),
+    "Callback": CallbackStep(),
+    "Condition": Immediate(_condition),
+    "Fail": Immediate(_fail),
+    "Model": Immediate(_model),
+    "CreateModel": Immediate(_model),
+    "RegisterModel": Immediate(_register_model),
+    "Transform": Immediate(_not_yet("Transform (batch transform)")),
+    "Lambda": Immediate(_not_yet("Lambda")),
+    "EMR": Immediate(_not_yet("EMR")),
+    "ClarifyCheck": Immediate(_not_yet("ClarifyCheck")),
+    "QualityCheck": Immediate(_not_yet("QualityCheck")),
+    "AutoML": Immediate(_not_yet("AutoML")),
 }
+UNKNOWN = Immediate(_unknown)
+
+
+def step_type(step) -> StepType:
+    return STEP_TYPES.get(step.type, UNKNOWN)

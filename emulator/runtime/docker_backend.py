@@ -91,15 +91,12 @@ class DockerBackend:
         except ValueError:
             return dt.datetime.now(dt.timezone.utc).timestamp(), text
 
-    def wait(self, container_id: str) -> int:
-        result = client().containers.get(container_id).wait()
-        return int(result.get("StatusCode", 1))
-
-    def stop(self, container_id: str, timeout: int) -> None:
+    def kill(self, container_id: str, signal: str = "SIGKILL") -> None:
+        """Send a signal without waiting (a stop's grace period is the caller's to keep)."""
         try:
-            client().containers.get(container_id).stop(timeout=timeout)
+            client().containers.get(container_id).kill(signal=signal)
         except (NotFound, APIError):
-            pass
+            pass  # gone, or no longer running
 
     def remove(self, container_id: str) -> None:
         try:
@@ -113,7 +110,8 @@ class DockerBackend:
         for c in client().containers.list(all=True, filters=filters):
             state = c.attrs.get("State", {})
             running = state.get("Running", False)
-            out.append(ContainerState(c.id, c.labels, running, None if running else state.get("ExitCode")))
+            out.append(ContainerState(c.id, c.labels, running, None if running else state.get("ExitCode"),
+                                      started=state.get("Status") != "created"))
         return out
 
     def find_networks(self, labels: dict[str, str]) -> list[str]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from emulator.core.objectstore import S3UriError, parse_s3_uri
 from emulator.core.services import Services
 
 # At or below this total size an input is copied (writable); above it is hard-linked read-only.
@@ -27,11 +28,12 @@ class StagingError(Exception):
     """A client-side problem with the job's data (missing bucket/object, bad manifest)."""
 
 
-def parse_s3_uri(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise StagingError(f"Unsupported S3 URI {uri}")
-    bucket, _, key = uri[5:].partition("/")
-    return bucket, key
+def s3_location(uri: str) -> tuple[str, str]:
+    """(bucket, key) of a job's S3 URI; a malformed one is the client's mistake."""
+    try:
+        return parse_s3_uri(uri)
+    except S3UriError as exc:
+        raise StagingError(str(exc)) from None
 
 
 @dataclass
@@ -42,7 +44,7 @@ class StagedInput:
 
 def list_source_objects(services: Services, uri: str, data_type: str = "S3Prefix") -> list[tuple[str, Any]]:
     """[(relative path, ObjectInfo)] for an S3Prefix or ManifestFile data source."""
-    bucket, key = parse_s3_uri(uri)
+    bucket, key = s3_location(uri)
     store = services.objects
     if not store.bucket_exists(bucket):
         raise StagingError(f"The specified bucket does not exist: {bucket} (from {uri})")
@@ -77,7 +79,7 @@ def _manifest_objects(services: Services, bucket: str, key: str, uri: str) -> li
             prefix_uri = manifest[0]["prefix"]
         except (ValueError, KeyError, IndexError, TypeError):
             raise StagingError(f"Manifest file {uri} is not a valid manifest.") from None
-    p_bucket, p_key = parse_s3_uri(prefix_uri)
+    p_bucket, p_key = s3_location(prefix_uri)
     out = []
     for rel in manifest[1:]:
         info = store.head_object(p_bucket, p_key + rel)
@@ -143,7 +145,7 @@ def tar_directories(dirs: list[Path], archive: Path) -> None:
 
 
 def upload_file(services: Services, path: Path, uri: str, content_type: str | None = None) -> None:
-    bucket, key = parse_s3_uri(uri)
+    bucket, key = s3_location(uri)
     if not services.objects.bucket_exists(bucket):
         raise StagingError(f"The output bucket {bucket} does not exist.")
     services.objects.put_object_from_path(bucket, key, path, content_type=content_type)
@@ -151,7 +153,7 @@ def upload_file(services: Services, path: Path, uri: str, content_type: str | No
 
 def upload_tree(services: Services, directory: Path, uri: str, *, copy: bool = False) -> int:
     """Store every regular file under `directory` at `uri/<relative path>` (symlinks skipped, as AWS)."""
-    bucket, prefix = parse_s3_uri(uri)
+    bucket, prefix = s3_location(uri)
     if not services.objects.bucket_exists(bucket):
         raise StagingError(f"The output bucket {bucket} does not exist.")
     prefix = prefix.rstrip("/")

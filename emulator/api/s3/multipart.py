@@ -65,7 +65,7 @@ async def create_multipart_upload(ctx: S3Request) -> Response:
         raise S3Error("InvalidRequest", "The COMPOSITE checksum type cannot be used with the crc64nvme checksum "
                       "algorithm.")
     content_type, metadata, stored = object_fields(ctx.headers)
-    upload = await in_thread(ctx.store.create_multipart_upload, ctx.bucket, ctx.key, content_type=content_type,
+    upload = await in_thread(ctx.store.uploads.create, ctx.bucket, ctx.key, content_type=content_type,
                              metadata=metadata, headers=stored, checksum_algorithm=algorithm,
                              checksum_type=checksum_type)
     headers = {"x-amz-server-side-encryption": "AES256"}
@@ -90,7 +90,7 @@ def _part_number(ctx: S3Request) -> int:
 
 async def upload_part(ctx: S3Request) -> Response:
     number = _part_number(ctx)
-    upload = ctx.store.get_upload(ctx.bucket, ctx.key, ctx.query["uploadId"])
+    upload = ctx.store.uploads.get(ctx.bucket, ctx.key, ctx.query["uploadId"])
     spec = request_spec(ctx.headers, required=upload.checksum_algorithm)
     staged = ctx.store.stage()
     try:
@@ -98,7 +98,7 @@ async def upload_part(ctx: S3Request) -> Response:
     except BaseException:
         staged.discard()
         raise
-    part = await in_thread(ctx.store.commit_part, ctx.bucket, ctx.key, upload.upload_id, number, staged,
+    part = await in_thread(ctx.store.uploads.commit_part, ctx.bucket, ctx.key, upload.upload_id, number, staged,
                            etag=payload.md5_hex, checksum=payload.checksum if spec.requested else None)
     headers = {"ETag": f'"{part.etag}"', "x-amz-server-side-encryption": "AES256"}
     if part.checksum and payload.algorithm:
@@ -108,7 +108,7 @@ async def upload_part(ctx: S3Request) -> Response:
 
 async def upload_part_copy(ctx: S3Request) -> Response:
     number = _part_number(ctx)
-    upload = ctx.store.get_upload(ctx.bucket, ctx.key, ctx.query["uploadId"])
+    upload = ctx.store.uploads.get(ctx.bucket, ctx.key, ctx.query["uploadId"])
     src_bucket, src_key = parse_copy_source(ctx.headers["x-amz-copy-source"])
     source = ctx.store.get_object(src_bucket, src_key)
     check_conditions(ctx.headers, source, prefix="x-amz-copy-source-")
@@ -135,7 +135,7 @@ async def upload_part_copy(ctx: S3Request) -> Response:
         except BaseException:
             staged.discard()
             raise
-        return ctx.store.commit_part(ctx.bucket, ctx.key, upload.upload_id, number, staged,
+        return ctx.store.uploads.commit_part(ctx.bucket, ctx.key, upload.upload_id, number, staged,
                                      etag=digest.hexdigest(), checksum=hasher.b64() if hasher else None)
 
     part = await in_thread(copy_range)
@@ -145,10 +145,10 @@ async def upload_part_copy(ctx: S3Request) -> Response:
 
 
 async def list_parts(ctx: S3Request) -> Response:
-    upload = ctx.store.get_upload(ctx.bucket, ctx.key, ctx.query["uploadId"])
+    upload = ctx.store.uploads.get(ctx.bucket, ctx.key, ctx.query["uploadId"])
     marker = _int_param(ctx, "part-number-marker", 0)
     max_parts = _int_param(ctx, "max-parts", 1000, high=1000)
-    parts, truncated = ctx.store.list_parts(ctx.bucket, ctx.key, upload.upload_id, marker=marker,
+    parts, truncated = ctx.store.uploads.list_parts(ctx.bucket, ctx.key, upload.upload_id, marker=marker,
                                             max_parts=max_parts)
     items = []
     for part in parts:
@@ -171,7 +171,7 @@ async def list_multipart_uploads(ctx: S3Request) -> Response:
     key_marker = ctx.query.get("key-marker", "")
     upload_id_marker = ctx.query.get("upload-id-marker", "")
     max_uploads = _int_param(ctx, "max-uploads", 1000, high=1000)
-    uploads, truncated = ctx.store.list_multipart_uploads(ctx.bucket, prefix=prefix, key_marker=key_marker,
+    uploads, truncated = ctx.store.uploads.list_uploads(ctx.bucket, prefix=prefix, key_marker=key_marker,
                                                           upload_id_marker=upload_id_marker,
                                                           max_uploads=max_uploads)
     items = "".join(
@@ -192,7 +192,7 @@ async def list_multipart_uploads(ctx: S3Request) -> Response:
 
 async def complete_multipart_upload(ctx: S3Request) -> Response:
     upload_id = ctx.query["uploadId"]
-    ctx.store.get_upload(ctx.bucket, ctx.key, upload_id)
+    ctx.store.uploads.get(ctx.bucket, ctx.key, upload_id)
     body = await read_document(ctx.request, ChecksumSpec(content_md5=content_md5(ctx.headers)))
     root = xml.parse(body)
     if root.tag != "CompleteMultipartUpload":
@@ -207,7 +207,7 @@ async def complete_multipart_upload(ctx: S3Request) -> Response:
         sums = {child.tag[len("Checksum"):]: (child.text or "").strip() for child in elem
                 if child.tag.startswith("Checksum") and child.tag != "ChecksumType"}
         requested.append(CompletedPart(part_number, xml.child_text(elem, "ETag"), sums))
-    info = await in_thread(ctx.store.complete_multipart_upload, ctx.bucket, ctx.key, upload_id, requested,
+    info = await in_thread(ctx.store.uploads.complete, ctx.bucket, ctx.key, upload_id, requested,
                            precondition=write_precondition(ctx.headers, ctx.key),
                            expected_checksums=expected_object_checksums(ctx.headers))
     checksum = "".join(xml.text(f"Checksum{alg}", value) for alg, value in info.checksums.items())
@@ -221,5 +221,5 @@ async def complete_multipart_upload(ctx: S3Request) -> Response:
 
 
 async def abort_multipart_upload(ctx: S3Request) -> Response:
-    await in_thread(ctx.store.abort_multipart_upload, ctx.bucket, ctx.key, ctx.query["uploadId"])
+    await in_thread(ctx.store.uploads.abort, ctx.bucket, ctx.key, ctx.query["uploadId"])
     return Response(status_code=204)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,6 +92,10 @@ class ObjectInfo:
     @property
     def quoted_etag(self) -> str:
         return f'"{self.etag}"'
+
+
+# Checks the current version of an object (or None) inside the write transaction; raises to refuse.
+Precondition = Callable[[ObjectInfo | None], None]
 
 
 @dataclass

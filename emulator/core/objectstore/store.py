@@ -25,8 +25,8 @@ from typing import BinaryIO
 from emulator.core.objectstore import checksums
 from emulator.core.objectstore.blobs import StagedBlob, hash_file, md5, new_blob_name, remove_tree
 from emulator.core.objectstore.errors import S3Error
-from emulator.core.objectstore.multipart import MultipartMixin
-from emulator.core.objectstore.records import OBJECT_COLUMNS, BucketInfo, ObjectInfo, object_from_row
+from emulator.core.objectstore.multipart import Uploads
+from emulator.core.objectstore.records import OBJECT_COLUMNS, BucketInfo, ObjectInfo, Precondition, object_from_row
 from emulator.store.db import Database, prefix_successor
 
 log = logging.getLogger(__name__)
@@ -35,9 +35,6 @@ _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 MAX_KEY_BYTES = 1024
 _LIST_BATCH = 1000
-
-Precondition = Callable[[ObjectInfo | None], None]
-
 
 def valid_bucket_name(name: str) -> bool:
     """AWS's general-purpose bucket naming rules."""
@@ -54,8 +51,9 @@ class ListPage:
     last: str | None  # the last key or common prefix returned: the marker for the next page
 
 
-class ObjectStore(MultipartMixin):
-    def __init__(self, db: Database, root: Path) -> None:
+class ObjectStore:
+    def __init__(self, db: Database, root: Path, *, fsync: bool = False,
+                 min_part_size: int = 5 * 1024 * 1024) -> None:
         self.db = db
         self.root = Path(root)
         self.blobs_dir = self.root / "blobs"
@@ -63,9 +61,10 @@ class ObjectStore(MultipartMixin):
         self.tmp_dir = self.root / "tmp"
         # Atomic rename already makes a crashed or restarted emulator see whole objects or none;
         # fsync adds only power-loss durability, at ~6 ms per PUT. Off by default, like SQLite's
-        # synchronous=NORMAL that the metadata uses; SAGEMAKER_EMULATOR_S3_FSYNC=1 turns it on.
-        self.fsync = os.environ.get("SAGEMAKER_EMULATOR_S3_FSYNC", "0").lower() in ("1", "true", "yes")
-        self.min_part_size = int(os.environ.get("SAGEMAKER_EMULATOR_S3_MIN_PART_SIZE", str(5 * 1024 * 1024)))
+        # synchronous=NORMAL that the metadata uses (Settings.s3_fsync turns it on).
+        self.fsync = fsync
+        self.min_part_size = min_part_size  # S3's EntityTooSmall limit
+        self.uploads = Uploads(self)  # multipart uploads
         self._make_dirs()
         self._collect_garbage()
 
@@ -149,7 +148,7 @@ class ObjectStore(MultipartMixin):
     def delete_bucket(self, name: str) -> None:
         """NoSuchBucket / BucketNotEmpty as S3; in-progress multipart uploads are aborted with it."""
         with self.db.transaction() as conn:
-            self._require_bucket(conn, name)
+            self.require_bucket(conn, name)
             if conn.execute("SELECT 1 FROM s3_objects WHERE bucket = ? LIMIT 1", (name,)).fetchone():
                 raise S3Error("BucketNotEmpty", BucketName=name)
             uploads = [r[0] for r in conn.execute("SELECT upload_id FROM s3_uploads WHERE bucket = ?", (name,))]
@@ -161,7 +160,7 @@ class ObjectStore(MultipartMixin):
         for upload_id in uploads:
             remove_tree(self.parts_dir / upload_id)
 
-    def _require_bucket(self, conn: sqlite3.Connection, name: str) -> None:
+    def require_bucket(self, conn: sqlite3.Connection, name: str) -> None:
         if conn.execute("SELECT 1 FROM s3_buckets WHERE name = ?", (name,)).fetchone() is None:
             raise S3Error("NoSuchBucket", BucketName=name)
 
@@ -174,7 +173,7 @@ class ObjectStore(MultipartMixin):
 
     def put_bucket_config(self, bucket: str, name: str, body: bytes | None) -> None:
         with self.db.transaction() as conn:
-            self._require_bucket(conn, bucket)
+            self.require_bucket(conn, bucket)
             if body is None:
                 conn.execute("DELETE FROM s3_bucket_configs WHERE bucket = ? AND name = ?", (bucket, name))
             else:
@@ -218,7 +217,7 @@ class ObjectStore(MultipartMixin):
                           parts=parts, blob=blob)
         try:
             with self.db.transaction() as conn:
-                self._require_bucket(conn, bucket)
+                self.require_bucket(conn, bucket)
                 old = conn.execute(f"SELECT {OBJECT_COLUMNS} FROM s3_objects WHERE bucket = ? AND key = ?",
                                    (bucket, key)).fetchone()
                 if precondition is not None:
@@ -341,7 +340,7 @@ class ObjectStore(MultipartMixin):
         """Delete many keys in one transaction; returns the keys that existed."""
         removed: list[tuple[str, str]] = []
         with self.db.transaction() as conn:
-            self._require_bucket(conn, bucket)
+            self.require_bucket(conn, bucket)
             for key in keys:
                 row = conn.execute("DELETE FROM s3_objects WHERE bucket = ? AND key = ? RETURNING blob",
                                    (bucket, key)).fetchone()

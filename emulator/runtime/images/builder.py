@@ -1,4 +1,4 @@
-"""The emulator's own stand-ins for SageMaker's images: build them from containers/, map AWS URIs to them.
+"""Builds the emulator's images from containers/ (the catalogue says which exist).
 
 Each local image is `sagemaker-emulator/<name>:<hash12>`, where the hash covers its build context
 (without the downloaded wheels) and the image it builds FROM. So an unchanged context is never
@@ -6,7 +6,7 @@ rebuilt and a changed one is never mistaken for the old image; nothing else reco
 
 Base image: the framework Dockerfiles take `ARG BASE`. Where `python:3.11-slim` is present or can be
 pulled it is used; where no registry is reachable, `containers/base/bootstrap.sh` makes one from
-Debian packages (debootstrap). `SAGEMAKER_EMULATOR_BASE_IMAGE` forces a choice.
+Debian packages (debootstrap). Settings.base_image (SAGEMAKER_EMULATOR_BASE_IMAGE) forces a choice.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import hashlib
 import logging
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -26,101 +25,19 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import docker
-from docker.errors import APIError, DockerException, ImageNotFound
+from docker.errors import DockerException
+
+from emulator.config import Settings
+from emulator.runtime.images.catalogue import BUILD_ARGS, LOCAL_IMAGES, REPOSITORY_PREFIX, SHARED_SOURCES, image_exists
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 
-CONTAINERS_DIR = Path(__file__).resolve().parents[2] / "containers"
-REPO_DIR = CONTAINERS_DIR.parent
-REPOSITORY_PREFIX = "sagemaker-emulator"
 UPSTREAM_BASE = "python:3.11-slim"
-BASE_OVERRIDE_ENV = "SAGEMAKER_EMULATOR_BASE_IMAGE"
-
-# name -> build context. "base" is special: built by bootstrap.sh, not by a Dockerfile.
-LOCAL_IMAGES: dict[str, Path] = {
-    "base": CONTAINERS_DIR / "base",
-    "sklearn": CONTAINERS_DIR / "sklearn",
-    "xgboost": CONTAINERS_DIR / "xgboost",
-    # First-party algorithms: one context, one image per ECR repository (BUILD_ARGS names it).
-    "linear-learner": CONTAINERS_DIR / "amazon-algorithms",
-    "knn": CONTAINERS_DIR / "amazon-algorithms",
-    "factorization-machines": CONTAINERS_DIR / "amazon-algorithms",
-    # JumpStart tabular algorithms (algorithms/jumpstart/): LightGBM, CatBoost and AutoGluon-Tabular
-    # on one torch-free image; TabTransformer on the PyTorch DLC stand-in.
-    "jumpstart-tabular": CONTAINERS_DIR / "jumpstart-tabular",
-    "autogluon": CONTAINERS_DIR / "jumpstart-tabular",
-    "pytorch": CONTAINERS_DIR / "pytorch",
-    # Model Monitor (algorithms/model_monitor/): the analyzer and the ground-truth merger, one
-    # context, one image each (BUILD_ARGS names it).
-    "model-monitor-analyzer": CONTAINERS_DIR / "model-monitor",
-    "model-monitor-groundtruth-merger": CONTAINERS_DIR / "model-monitor",
-}
-
-# Code an image needs from outside its folder: name -> {path in <context>/shared/: file or folder}.
-# Copied there before each build (a build context cannot reach outside itself) and hashed from the
-# source, so editing e.g. algorithms/xgboost/ rebuilds the images that carry it, and only those.
-SHARED_SOURCES: dict[str, dict[str, Path]] = {
-    "xgboost": {f"algorithms/{part}": REPO_DIR / "algorithms" / part
-                for part in ("__init__.py", "common", "xgboost")},
-    **{name: {f"algorithms/{part}": REPO_DIR / "algorithms" / part
-              for part in ("__init__.py", "common", "linear_learner", "knn", "factorization_machines")}
-       for name in ("linear-learner", "knn", "factorization-machines")},
-    **{name: {f"algorithms/{part}": REPO_DIR / "algorithms" / part for part in ("__init__.py", "model_monitor")}
-       for name in ("model-monitor-analyzer", "model-monitor-groundtruth-merger")},
-    # The script-mode trainer and model server both JumpStart images use.
-    "pytorch": {"sagemaker_framework_container":
-                CONTAINERS_DIR / "jumpstart-tabular" / "src" / "sagemaker_framework_container"},
-}
-
-# Docker build arguments besides BASE: name -> {ARG: value} (part of the image hash).
-BUILD_ARGS: dict[str, dict[str, str]] = {
-    **{name: {"ALGORITHM": name} for name in ("linear-learner", "knn", "factorization-machines")},
-    "model-monitor-analyzer": {"COMPONENT": "analyzer"},
-    "model-monitor-groundtruth-merger": {"COMPONENT": "groundtruth-merger"},
-}
-
-# ECR repository -> local image name. Names without a build context in LOCAL_IMAGES are known
-# SageMaker images the emulator does not provide yet (jobs using them fail with a clear reason).
-AWS_REPOSITORIES: dict[str, str] = {
-    "sagemaker-scikit-learn": "sklearn",
-    "sagemaker-xgboost": "xgboost",
-    "xgboost": "xgboost",  # legacy first-party XGBoost (version "1")
-    "linear-learner": "linear-learner",
-    "knn": "knn",
-    "factorization-machines": "factorization-machines",
-    # JumpStart LightGBM / CatBoost / TabTransformer run on the PyTorch DLC; AutoGluon on its own.
-    "pytorch-training": "pytorch",
-    "pytorch-inference": "pytorch",
-    "pytorch-inference-graviton": "pytorch",
-    "autogluon-training": "autogluon",
-    "autogluon-inference": "autogluon",
-    # Model Monitor: baselining and monitoring jobs (the SDK's image_uris "model-monitor" scope).
-    "sagemaker-model-monitor-analyzer": "model-monitor-analyzer",
-    "sagemaker-model-monitor-groundtruth-merger": "model-monitor-groundtruth-merger",
-}
-
-# (ECR repository, tag pattern) -> local image, consulted before AWS_REPOSITORIES. JumpStart's
-# LightGBM and CatBoost specs name the PyTorch 1.9.0 DLC (their scripts never import torch), so those
-# tags run on the torch-free jumpstart-tabular image; every other PyTorch tag gets the real thing.
-AWS_REPOSITORY_TAGS: list[tuple[str, re.Pattern[str], str]] = [
-    ("pytorch-training", re.compile(r"1\.9\.0-(?:cpu|gpu)-py38"), "jumpstart-tabular"),
-    ("pytorch-inference", re.compile(r"1\.9\.0-(?:cpu|gpu)-py38"), "jumpstart-tabular"),
-]
-
-# `<account>.dkr.ecr.<region>.<domain>/<repository>[:<tag>][@sha256:<digest>]` for any account and
-# region; domains as in the SageMaker SDK (commercial, China, the two ISO partitions).
-_ECR_URI = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)\."
-    r"(?:amazonaws\.com(?:\.cn)?|c2s\.ic\.gov|sc2s\.sgov\.gov)/"
-    r"(?P<repository>[a-z0-9][a-z0-9._/-]*?)(?::(?P<tag>\w[\w.-]{0,127}))?(?:@sha256:[0-9a-f]{64})?$"
-)
-
 _WHEELS_DIR = "wheels"
 _WHEELS_STAMP = ".requirements.sha256"
 _SHARED_DIR = "shared"
@@ -130,71 +47,6 @@ _LOCK_DIR = Path(tempfile.gettempdir()) / "sagemaker-emulator-locks"
 class ImageBuildError(RuntimeError):
     """Building a local image failed; the message carries the tail of the build output."""
 
-
-class ImageUnavailableError(RuntimeError):
-    """An image URI cannot be run here; the message is meant for a job's FailureReason."""
-
-
-@dataclass(frozen=True)
-class ResolvedImage:
-    """How an image URI from a Create* request runs in the local engine."""
-
-    uri: str
-    local_name: str | None  # emulator image standing in for it; None = run `image` as it is
-    buildable: bool  # ensure_image(local_name) can build it
-    image: str | None = None  # a reference already in the local engine (bring your own container)
-    repository: str | None = None  # ECR repository, when `uri` is an ECR URI
-
-    @property
-    def failure_reason(self) -> str | None:
-        if self.image or self.buildable:
-            return None
-        return (
-            f"Image {self.uri} ({self.repository}) is a SageMaker image that this emulator does not "
-            f"provide yet (local image '{self.local_name}'). Supported: "
-            f"{', '.join(sorted(r for r, n in AWS_REPOSITORIES.items() if n in LOCAL_IMAGES))}."
-        )
-
-
-# --- Resolving image URIs --------------------------------------------------------------------------
-
-
-def resolve_image_uri(uri: str, docker_client: docker.DockerClient | None) -> ResolvedImage | None:
-    """Map a request's image URI to what runs here, or None when nothing can run it.
-
-    An image present in the local engine under exactly this reference wins (the user built, pulled
-    or tagged it: bring your own container, including real AWS images). Otherwise SageMaker's ECR
-    images are recognised by repository, whatever the account, region or tag.
-    """
-    if docker_client is not None and _image_exists(docker_client, uri):
-        return ResolvedImage(uri=uri, local_name=None, buildable=False, image=uri)
-    match = _ECR_URI.match(uri)
-    if not match or match["repository"] not in AWS_REPOSITORIES:
-        return None
-    local_name = next((name for repository, tags, name in AWS_REPOSITORY_TAGS
-                       if repository == match["repository"] and tags.fullmatch(match["tag"] or "")),
-                      AWS_REPOSITORIES[match["repository"]])
-    return ResolvedImage(
-        uri=uri,
-        local_name=local_name,
-        buildable=local_name in LOCAL_IMAGES,
-        repository=match["repository"],
-    )
-
-
-def image_for_uri(uri: str, docker_client: docker.DockerClient, progress: Progress | None = None) -> str:
-    """The local image reference to run for `uri`, building it if needed; raises ImageUnavailableError."""
-    resolved = resolve_image_uri(uri, docker_client)
-    if resolved is None:
-        raise ImageUnavailableError(
-            f"Image {uri} is neither in the local Docker engine nor a SageMaker image this emulator "
-            "provides. Build or tag it locally to bring your own container."
-        )
-    if resolved.image:
-        return resolved.image
-    if not resolved.buildable or resolved.local_name is None:
-        raise ImageUnavailableError(resolved.failure_reason or uri)
-    return ensure_image(resolved.local_name, progress)
 
 
 # --- Hashing and tags ------------------------------------------------------------------------------
@@ -236,7 +88,7 @@ def base_reference() -> str:
     global _base
     with _base_lock:
         if _base is None:
-            override = os.environ.get(BASE_OVERRIDE_ENV)
+            override = Settings().base_image
             if override:
                 _base = override
             elif _upstream_base_available():
@@ -249,7 +101,7 @@ def base_reference() -> str:
 
 def _upstream_base_available() -> bool:
     client = _client()
-    if _image_exists(client, UPSTREAM_BASE):
+    if image_exists(client, UPSTREAM_BASE):
         return True
     try:
         client.images.pull(UPSTREAM_BASE)
@@ -279,7 +131,7 @@ def ensure_image(name: str, progress: Progress | None = None) -> str:
         if name == "base" and not base_reference().startswith(f"{REPOSITORY_PREFIX}/base:"):
             return base_reference()  # python:3.11-slim or the override: nothing of ours to build
         tag = image_tag(name)
-        if _image_exists(_client(), tag):
+        if image_exists(_client(), tag):
             return tag
         started = time.monotonic()
         say(f"building {tag}")
@@ -390,6 +242,7 @@ def _run(command: list[str], say: Progress) -> None:
         raise ImageBuildError(f"{' '.join(command[:3])} ... exited {proc.returncode}:\n" + "\n".join(tail))
 
 
+
 # --- Helpers ---------------------------------------------------------------------------------------
 
 
@@ -408,16 +261,6 @@ def _context_files(context: Path) -> Iterator[Path]:
         if path.is_file():
             yield path
 
-
-def _image_exists(client: docker.DockerClient, reference: str) -> bool:
-    try:
-        client.images.get(reference)
-        return True
-    except ImageNotFound:
-        return False
-    except APIError as exc:  # e.g. an invalid reference: certainly not a local image
-        log.debug("image inspect %s: %s", reference, exc)
-        return False
 
 
 _client_lock = threading.Lock()

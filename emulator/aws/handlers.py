@@ -1,5 +1,6 @@
-"""Handlers are plain functions keyed by (service, operation). They receive the validated request
-as a dict and return the response as a dict; the protocol layer does everything else."""
+"""The handler registry: plain functions keyed by (service, operation). A handler receives the
+validated request as a dict and returns the response as a dict; the protocol layer does everything
+else. Handlers live in emulator.api and register themselves with `@handler` when imported."""
 
 from __future__ import annotations
 
@@ -8,12 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.core.services import Services
-
 
 @dataclass
 class RequestContext:
-    services: Services
+    services: Any   # the emulator's domain services (emulator.core.services.Services), opaque to the wire
     service: str
     operation: str
     region: str
@@ -45,15 +44,3 @@ def lookup(service: str, operation: str) -> Handler | None:
 
 def implemented(service: str) -> list[str]:
     return sorted(op for svc, op in _HANDLERS if svc == service)
-
-
-def load_all() -> None:
-    """Import every handler module so their decorators run."""
-    import importlib
-    import pkgutil
-
-    import emulator.api as api_pkg
-    for info in pkgutil.walk_packages(api_pkg.__path__, prefix="emulator.api."):
-        if info.name.endswith((".registry", ".s3")) or ".s3." in info.name:
-            continue
-        importlib.import_module(info.name)
