@@ -30,7 +30,8 @@ class Runtime:
         # Containers are labelled with a hash of the data dir, so two emulators on one engine
         # never adopt each other's containers.
         self.instance_id = hashlib.sha1(str(services.settings.data_dir).encode()).hexdigest()[:10]
-        self.container_prefix = f"smemu-{self.instance_id[:6]}"
+        tag = services.settings.name_tag
+        self.container_prefix = f"smemu-{tag + '-' if tag else ''}{self.instance_id[:6]}"
         self.keep_job_dirs = os.environ.get("SAGEMAKER_EMULATOR_KEEP_JOB_DIRS", "") in ("1", "true")
         self.runs: dict[tuple[str, str], JobRun] = {}
         self._lock = threading.Lock()
