@@ -8,13 +8,17 @@ from emulator.testing.waiting import wait_for_status, wait_until
 from tests.jobhelpers import BYO_IMAGE, ROLE
 
 
-def processing_step(name: str, script: str, *, outputs=(), inputs=(), depends_on=(), **extra) -> dict:
+def processing_step(name: str, script: str, *, outputs=(), inputs=(), depends_on=(), environment=None,
+                    **extra) -> dict:
     args = {
         "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1,
                                                   "VolumeSizeInGB": 1}},
         "AppSpecification": {"ImageUri": BYO_IMAGE, "ContainerEntrypoint": ["sh", "-c", script]},
         "RoleArn": ROLE,
+        "StoppingCondition": {"MaxRuntimeInSeconds": 600},  # bounds a job whose test failed mid-way
     }
+    if environment:
+        args["Environment"] = environment
     if inputs:
         args["ProcessingInputs"] = [
             {"InputName": f"in{i}", "AppManaged": False, "S3Input": {

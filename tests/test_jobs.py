@@ -8,8 +8,18 @@ import docker
 import pytest
 
 from emulator.testing.waiting import wait_until
-from tests.jobhelpers import (BARRIER, barrier, log_messages, processing, read_tar, shell_processing_job,
-                              shell_training_job, training, unique, wait_until_training)
+from tests.jobhelpers import (
+    BARRIER,
+    barrier,
+    log_messages,
+    processing,
+    read_tar,
+    shell_processing_job,
+    shell_training_job,
+    training,
+    unique,
+    wait_until_training,
+)
 
 pytestmark = pytest.mark.docker
 

@@ -24,8 +24,6 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from tests.emulator_process import EmulatorProcess
-
 MiB = 1024 * 1024
 
 
@@ -673,12 +671,11 @@ def test_streamed_upload_keeps_server_memory_low(server, bucket):
 
 
 @pytest.fixture(scope="module")
-def private_server(tmp_path_factory):
+def private_server(sagemaker_emulator_factory):
     """Its own server: restart and reset must not disturb the session server other tests share."""
-    proc = EmulatorProcess(data_dir=tmp_path_factory.mktemp("s3-restart") / "data",
-                           env={"SAGEMAKER_EMULATOR_RUN_JOBS": "0"}).start()
-    yield proc
-    proc.stop()
+    emulator = sagemaker_emulator_factory(name="s3-restart", env={"SAGEMAKER_EMULATOR_RUN_JOBS": "0"})
+    yield emulator
+    emulator.stop()
 
 
 def test_objects_survive_a_restart_byte_identical(private_server, tmp_path):

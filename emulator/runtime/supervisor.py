@@ -23,13 +23,31 @@ log = logging.getLogger(__name__)
 MAX_CONCURRENT_JOBS = int(os.environ.get("SAGEMAKER_EMULATOR_MAX_CONCURRENT_JOBS", "32"))
 
 
+def instance_id(data_dir: Path) -> str:
+    """The value of the `sagemaker-emulator` label on the containers and networks of the emulator
+    whose data dir this is."""
+    return hashlib.sha1(str(data_dir).encode()).hexdigest()[:10]
+
+
+def remove_containers(data_dir: Path) -> int:
+    """Remove every container and network of the emulator with this data dir (for test teardown:
+    a stopped emulator otherwise leaves running jobs to re-attach on its next start)."""
+    backend, labels = DockerBackend(), {LABEL: instance_id(Path(data_dir).resolve())}
+    found = backend.find(labels)
+    for container in found:
+        backend.remove(container.id)
+    for network in backend.find_networks(labels):
+        backend.remove_network(network)
+    return len(found)
+
+
 class Runtime:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.backend = DockerBackend()
         # Containers are labelled with a hash of the data dir, so two emulators on one engine
         # never adopt each other's containers.
-        self.instance_id = hashlib.sha1(str(services.settings.data_dir).encode()).hexdigest()[:10]
+        self.instance_id = instance_id(services.settings.data_dir)
         tag = services.settings.name_tag
         self.container_prefix = f"smemu-{tag + '-' if tag else ''}{self.instance_id[:6]}"
         self.keep_job_dirs = os.environ.get("SAGEMAKER_EMULATOR_KEEP_JOB_DIRS", "") in ("1", "true")
@@ -92,6 +110,9 @@ class Runtime:
                 run.stop_reason = "Stopped"
             if mine:
                 log.info("re-attaching %s %s (%d containers)", kind.kind, name, len(mine))
+                # Their AWS_ENDPOINT_URL names the forwarder on the bridge gateway: bring it back up
+                # (on the same port, as the server's is the same), or they lose the emulator.
+                self.container_endpoint()
                 self._submit(run, attach=mine)
                 if run.stop_reason:
                     for c in mine:
@@ -161,10 +182,7 @@ class Runtime:
             runs = list(self.runs.values())
         for run in runs:
             run.stop()
-        for c in self.backend.find({LABEL: self.instance_id}):
-            self.backend.remove(c.id)
-        for net in self.backend.find_networks({LABEL: self.instance_id}):
-            self.backend.remove_network(net)
+        remove_containers(self.services.settings.data_dir)
 
     def shutdown(self) -> None:
         # Containers keep running across an emulator restart (reconcile re-attaches them).

@@ -182,6 +182,12 @@ class SubprocessEmulator(Emulator):
         self.kill() if kill else self.stop()
         self.start()
 
+    def discard(self) -> None:
+        """Stop it and remove its job containers (a stopped emulator leaves them running, to re-attach
+        on its next start)."""
+        self.stop()
+        remove_job_containers(self.data_dir)
+
 
 class ThreadEmulator(Emulator):
     """uvicorn in a daemon thread of the test process: the quickest start, and breakpoints work in
@@ -228,3 +234,18 @@ class ThreadEmulator(Emulator):
             self._server.should_exit = True
             self._thread.join(timeout)
         self._server = self._thread = None
+
+    def discard(self) -> None:
+        self.stop()
+        remove_job_containers(self.data_dir)
+
+
+def remove_job_containers(data_dir: Path | None) -> None:
+    """Remove the containers an emulator with this data dir left behind, if Docker answers."""
+    if data_dir is None:
+        return
+    try:
+        from emulator.runtime.supervisor import remove_containers
+        remove_containers(data_dir)
+    except Exception:  # noqa: BLE001 - no Docker engine, no containers to remove
+        pass

@@ -102,8 +102,9 @@ class EmulatorFactory:
         return emulator.start()
 
     def stop_all(self) -> None:
+        """Stop every emulator started here and remove the job containers they left running."""
         for emulator in reversed(self.started):
-            emulator.stop()
+            emulator.discard()
 
 
 @pytest.fixture(scope="session")

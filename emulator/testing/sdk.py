@@ -13,6 +13,8 @@ import pytest
 from emulator.testing.emulator import Emulator
 
 TELEMETRY_OFF = "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n"
+# The SDK's JumpStart session as rebuilt for each emulator: (endpoint, region) -> sagemaker.Session.
+_jumpstart_sessions: dict[tuple[str, str], object] = {}
 # Shared profiles or tokens from the developer's machine must not leak into a test's requests.
 FOREIGN_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
@@ -40,20 +42,25 @@ def sdk_environment(patch: pytest.MonkeyPatch, emulator: Emulator, directory: Pa
     """client_environment() plus what the SageMaker SDK reads: telemetry off, and the JumpStart
     session the SDK builds when `sagemaker.jumpstart` is first imported rebuilt under this
     environment (its helpers hold that object as a default argument, so it is updated in place)."""
+    # Imported now, under the caller's environment, so that what it builds at import time is rebuilt
+    # below and restored when the patch is undone (imported later, it would keep this environment).
+    from sagemaker.jumpstart import constants
+
     env = client_environment(patch, emulator, directory)
     config = directory / "sagemaker-config.yaml"
     config.write_text(TELEMETRY_OFF)
     patch.setenv("SAGEMAKER_USER_CONFIG_OVERRIDE", str(config))
     patch.setenv("AWS_REQUEST_CHECKSUM_CALCULATION", os.environ.get("AWS_REQUEST_CHECKSUM_CALCULATION",
                                                                      "when_supported"))
-    constants = sys.modules.get("sagemaker.jumpstart.constants")
-    if constants is not None and constants.DEFAULT_JUMPSTART_SAGEMAKER_SESSION is not None:
+    if constants.DEFAULT_JUMPSTART_SAGEMAKER_SESSION is not None:
         import boto3
         from sagemaker.jumpstart.accessors import JumpStartModelsAccessor
         from sagemaker.session import Session
 
-        fresh = Session(boto3.Session(region_name=constants.JUMPSTART_DEFAULT_REGION_NAME))
-        for name, value in vars(fresh).items():
+        key = (emulator.endpoint_url, constants.JUMPSTART_DEFAULT_REGION_NAME)
+        if key not in _jumpstart_sessions:  # building one takes most of a second: once per emulator
+            _jumpstart_sessions[key] = Session(boto3.Session(region_name=constants.JUMPSTART_DEFAULT_REGION_NAME))
+        for name, value in vars(_jumpstart_sessions[key]).items():
             patch.setattr(constants.DEFAULT_JUMPSTART_SAGEMAKER_SESSION, name, value, raising=False)
         for name in ("_cache", "_cache_kwargs", "_curr_region"):  # restored when the patch is undone
             patch.setattr(JumpStartModelsAccessor, name, getattr(JumpStartModelsAccessor, name))
