@@ -19,6 +19,14 @@ def server(request: pytest.FixtureRequest, sagemaker_emulator_factory):
     emulator.stop()
 
 
+@pytest.fixture
+def own_server(sagemaker_emulator_factory):
+    """An emulator for this test alone: one it may restart, kill, reset or fill as it likes."""
+    emulator = sagemaker_emulator_factory(name="own")
+    yield emulator
+    emulator.discard()
+
+
 @pytest.fixture(scope="session")
 def tls_server(sagemaker_emulator_factory):
     return sagemaker_emulator_factory(tls=True, name="emulator-https")
@@ -52,3 +60,16 @@ def byo_image() -> str:
     from tests.jobhelpers import ensure_byo_image
 
     return ensure_byo_image()
+
+
+# Some tests pick their emulator at run time (getfixturevalue), so their fixture names count too.
+EMULATOR_FIXTURES = {"sagemaker_emulator", "sagemaker_emulator_factory", "server", "tls_server", "any_server",
+                     "pytester"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `emulator` every test that starts or uses an emulator (or an inner pytest run that does):
+    `-m "not docker and not emulator"` is the unit subset, in seconds."""
+    for item in items:
+        if EMULATOR_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.emulator)

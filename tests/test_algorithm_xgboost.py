@@ -21,7 +21,7 @@ from sklearn import datasets
 
 from algorithms.xgboost import data, hyperparameters, inference, metrics
 from algorithms.xgboost.errors import UserError
-from tests.jobhelpers import ROLE, log_messages
+from tests.jobhelpers import ROLE, log_messages, unique
 from tests.serving import serve_container
 
 VERSION = "1.7-1"
@@ -196,7 +196,7 @@ def upload(session, key: str, body: bytes) -> str:
 
 
 def fit(session, hps: dict, channels: dict, *, content_type: str = "text/csv", instance_count: int = 1,
-        version: str = VERSION, sharded: tuple[str, ...] = ()):
+        version: str = VERSION, sharded: tuple[str, ...] = (), job_name: str | None = None):
     from sagemaker.estimator import Estimator
     from sagemaker.inputs import TrainingInput
     estimator = Estimator(image_uri=image_uri(version), role=ROLE, instance_count=instance_count,
@@ -204,7 +204,7 @@ def fit(session, hps: dict, channels: dict, *, content_type: str = "text/csv", i
                           output_path=f"s3://{session.default_bucket()}/out")
     estimator.fit({name: TrainingInput(uri, content_type=content_type,
                                        distribution="ShardedByS3Key" if name in sharded else "FullyReplicated")
-                   for name, uri in channels.items()}, wait=True, logs=False)
+                   for name, uri in channels.items()}, wait=True, logs=False, job_name=job_name)
     return estimator
 
 
@@ -256,10 +256,10 @@ def test_invalid_jobs_fail_with_aws_failure_reason(hps, channels, reason, sessio
     from sagemaker.exceptions import UnexpectedStatusException
     X, y = datasets.load_breast_cancer(return_X_y=True)
     uri = upload(session, "bad/train/data.csv", csv_bytes(X[:100], y[:100]))
+    job = unique("xgb-invalid")
     with pytest.raises(UnexpectedStatusException):
-        fit(session, hps, {name: uri for name in channels})
-    desc = session.sagemaker_client.describe_training_job(TrainingJobName=session.sagemaker_client.list_training_jobs(
-        SortBy="CreationTime", SortOrder="Descending", MaxResults=1)["TrainingJobSummaries"][0]["TrainingJobName"])
+        fit(session, hps, {channel: uri for channel in channels}, job_name=job)
+    desc = session.sagemaker_client.describe_training_job(TrainingJobName=job)
     assert desc["TrainingJobStatus"] == "Failed"
     assert desc["FailureReason"].startswith("AlgorithmError: framework error: \nTraceback (most recent call last):")
     assert desc["FailureReason"].rstrip().endswith(reason)

@@ -34,24 +34,20 @@ def test_sdk_reads_the_jumpstart_bucket(sagemaker_session):
                                             model_version="*")["input_dim"] == "32"
 
 
-def test_the_server_seeds_the_jumpstart_buckets_at_start_up_and_after_a_reset(sagemaker_emulator_factory):
-    """Nothing in this module writes the JumpStart buckets: a fresh emulator must have them."""
+def test_the_server_seeds_the_jumpstart_buckets_at_start_up_and_after_a_reset(own_server):
+    """Nothing here writes the JumpStart buckets: a fresh emulator must have them, and a reset one."""
     from emulator.core.jumpstart import bucket_objects
 
-    emulator = sagemaker_emulator_factory(name="jumpstart-seed", env={"SAGEMAKER_EMULATOR_RUN_JOBS": "0"})
-    try:
-        s3 = emulator.client("s3")
-        expected = bucket_objects()
-        for _ in range(2):
-            for bucket in ("jumpstart-cache-prod-us-east-1", "jumpstart-cache-prod-us-west-2"):
-                keys = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-                        for o in page.get("Contents", [])}
-                assert keys == set(expected), bucket
-                manifest = s3.get_object(Bucket=bucket, Key="models_manifest.json")["Body"].read()
-                assert manifest == expected["models_manifest.json"]
-            emulator.reset()
-    finally:
-        emulator.stop()
+    s3 = own_server.client("s3")
+    expected = bucket_objects()
+    for _ in range(2):
+        for bucket in ("jumpstart-cache-prod-us-east-1", "jumpstart-cache-prod-us-west-2"):
+            keys = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+                    for o in page.get("Contents", [])}
+            assert keys == set(expected), bucket
+            manifest = s3.get_object(Bucket=bucket, Key="models_manifest.json")["Body"].read()
+            assert manifest == expected["models_manifest.json"]
+        own_server.reset()
 
 
 def test_seeding_is_idempotent(services):

@@ -13,6 +13,7 @@ import pytest
 from emulator.testing.emulator import EmulatorStartError, SubprocessEmulator
 
 pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.emulator  # every test here starts emulators, directly or in an inner run
 
 USER_TESTS = '''
 import boto3
@@ -57,21 +58,17 @@ def test_thread_mode(pytester):
     result.stdout.fnmatch_lines(["sagemaker-emulator: thread mode, reset: test"])
 
 
-def test_external_mode_uses_the_given_emulator_and_resets_it(pytester, sagemaker_emulator_factory):
-    emulator = sagemaker_emulator_factory(name="external", env={"SAGEMAKER_EMULATOR_RUN_JOBS": "0"})
-    try:
-        emulator.client("s3").create_bucket(Bucket="there-before")
-        tests = USER_TESTS + f'''
+def test_external_mode_uses_the_given_emulator_and_resets_it(pytester, own_server):
+    own_server.client("s3").create_bucket(Bucket="there-before")
+    tests = USER_TESTS + f'''
 def test_d_it_is_the_external_one(sagemaker_emulator):
-    assert sagemaker_emulator.endpoint_url == "{emulator.endpoint_url}"
+    assert sagemaker_emulator.endpoint_url == "{own_server.endpoint_url}"
 '''
-        result = run_user_tests(pytester, "--sagemaker-emulator-url", emulator.endpoint_url, tests=tests)
-        result.assert_outcomes(passed=4)
-        result.stdout.fnmatch_lines([f"sagemaker-emulator: external at {emulator.endpoint_url}, reset: test"])
-        names = [b["Name"] for b in emulator.client("s3").list_buckets()["Buckets"]]
-        assert "there-before" not in names  # reset policy `test` reset it
-    finally:
-        emulator.stop()
+    result = run_user_tests(pytester, "--sagemaker-emulator-url", own_server.endpoint_url, tests=tests)
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines([f"sagemaker-emulator: external at {own_server.endpoint_url}, reset: test"])
+    names = [b["Name"] for b in own_server.client("s3").list_buckets()["Buckets"]]
+    assert "there-before" not in names  # reset policy `test` reset it
 
 
 def test_the_plugin_can_be_switched_off(pytester):
@@ -176,20 +173,18 @@ def test_job_containers_carry_the_xdist_worker_id(sagemaker_emulator_factory, by
     from tests.jobhelpers import BARRIER, barrier, shell_training_job, training, unique, wait_until_training
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw7")  # what xdist sets in a worker
     emulator = sagemaker_emulator_factory(name="worker-tag")
+    sagemaker, s3 = emulator.client("sagemaker"), emulator.client("s3")
+    s3.create_bucket(Bucket="tagged")
+    name = unique("tagged")
+    sagemaker.create_training_job(**shell_training_job(
+        name, barrier("wait", "tagged/go"), "tagged", Environment={"BARRIER": BARRIER}))
+    wait_until_training(sagemaker, name)
+    client = docker.from_env()
     try:
-        sagemaker, s3 = emulator.client("sagemaker"), emulator.client("s3")
-        s3.create_bucket(Bucket="tagged")
-        name = unique("tagged")
-        sagemaker.create_training_job(**shell_training_job(
-            name, barrier("wait", "tagged/go"), "tagged", Environment={"BARRIER": BARRIER}))
-        wait_until_training(sagemaker, name)
-        client = docker.from_env()
-        try:
-            containers = client.containers.list(filters={"label": f"sagemaker-emulator.job={name}"})
-        finally:
-            client.close()
-        assert [c.name.split("-")[:2] for c in containers] == [["smemu", "gw7"]]
-        s3.put_object(Bucket="tagged", Key="go", Body=b"")
-        assert training(sagemaker, name)["TrainingJobStatus"] == "Completed"
+        containers = client.containers.list(filters={"label": f"sagemaker-emulator.job={name}"})
     finally:
-        emulator.stop()
+        client.close()
+    assert [c.name.split("-")[:2] for c in containers] == [["smemu", "gw7"]]
+    s3.put_object(Bucket="tagged", Key="go", Body=b"")
+    assert training(sagemaker, name)["TrainingJobStatus"] == "Completed"
+    emulator.discard()

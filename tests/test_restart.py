@@ -10,13 +10,6 @@ from tests.jobhelpers import BARRIER, barrier, shell_training_job, training, uni
 from tests.pipelinehelpers import definition, processing_step, steps_by_name, wait_execution
 
 
-@pytest.fixture
-def own_server(sagemaker_emulator_factory):
-    emulator = sagemaker_emulator_factory(name="restart")
-    yield emulator
-    emulator.stop()
-
-
 def test_records_logs_and_objects_survive_restart(own_server):
     sm = own_server.client("sagemaker")
     s3 = own_server.client("s3")

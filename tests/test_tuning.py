@@ -740,58 +740,50 @@ def first_job_training(sagemaker, tuning_name: str) -> str:
 
 
 @pytest.mark.docker
-def test_in_progress_tuning_job_continues_after_the_server_is_killed(sagemaker_emulator_factory, tuning_image):
-    emulator = sagemaker_emulator_factory(name="tuning-kill")
-    try:
-        sagemaker = emulator.client("sagemaker")
-        emulator.client("s3").create_bucket(Bucket="tune-kill")
-        name = unique("across")
-        sagemaker.create_hyper_parameter_tuning_job(
-            HyperParameterTuningJobName=name, HyperParameterTuningJobConfig=live_config("Random", 3, 1),
-            TrainingJobDefinition=gated_definition(tuning_image, "tune-kill", "tune-kill/gate"))
-        first = first_job_training(sagemaker, name)
-        assert sagemaker.describe_hyper_parameter_tuning_job(
-            HyperParameterTuningJobName=name)["HyperParameterTuningJobStatus"] == "InProgress"
-        emulator.restart(kill=True)  # kill -9: no shutdown hook runs
-        emulator.client("s3").put_object(Bucket="tune-kill", Key="gate", Body=b"")
-        desc = wait_tuning(sagemaker, name)
-        assert desc["HyperParameterTuningJobStatus"] == "Completed", desc.get("FailureReason")
-        assert desc["TrainingJobStatusCounters"]["Completed"] == 3
-        names = [s["TrainingJobName"] for s in sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
-            HyperParameterTuningJobName=name)["TrainingJobSummaries"]]
-        assert [n.split("-")[-2] for n in names] == ["001", "002", "003"] and first in names
-        # Nothing ran twice: the running job was re-attached, not started again under a new name.
-        assert len(sagemaker.list_training_jobs(NameContains=name, MaxResults=100)["TrainingJobSummaries"]) == 3
-    finally:
-        emulator.stop()
+def test_in_progress_tuning_job_continues_after_the_server_is_killed(own_server, tuning_image):
+    sagemaker = own_server.client("sagemaker")
+    own_server.client("s3").create_bucket(Bucket="tune-kill")
+    name = unique("across")
+    sagemaker.create_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name, HyperParameterTuningJobConfig=live_config("Random", 3, 1),
+        TrainingJobDefinition=gated_definition(tuning_image, "tune-kill", "tune-kill/gate"))
+    first = first_job_training(sagemaker, name)
+    assert sagemaker.describe_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name)["HyperParameterTuningJobStatus"] == "InProgress"
+    own_server.restart(kill=True)  # kill -9: no shutdown hook runs
+    own_server.client("s3").put_object(Bucket="tune-kill", Key="gate", Body=b"")
+    desc = wait_tuning(sagemaker, name)
+    assert desc["HyperParameterTuningJobStatus"] == "Completed", desc.get("FailureReason")
+    assert desc["TrainingJobStatusCounters"]["Completed"] == 3
+    names = [s["TrainingJobName"] for s in sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name)["TrainingJobSummaries"]]
+    assert [n.split("-")[-2] for n in names] == ["001", "002", "003"] and first in names
+    # Nothing ran twice: the running job was re-attached, not started again under a new name.
+    assert len(sagemaker.list_training_jobs(NameContains=name, MaxResults=100)["TrainingJobSummaries"]) == 3
 
 
 @pytest.mark.docker
-def test_pipeline_tuning_step_resumes_its_job_after_the_server_is_killed(sagemaker_emulator_factory, tuning_image):
+def test_pipeline_tuning_step_resumes_its_job_after_the_server_is_killed(own_server, tuning_image):
     from tests.pipelinehelpers import definition as pipeline_definition
     from tests.pipelinehelpers import steps_by_name, wait_execution
-    emulator = sagemaker_emulator_factory(name="tuning-step-kill")
-    try:
-        sagemaker = emulator.client("sagemaker")
-        emulator.client("s3").create_bucket(Bucket="tune-step-kill")
-        tune = {"Name": "T", "Type": "Tuning", "Arguments": {
-            "HyperParameterTuningJobConfig": live_config("Random", 2, 1),
-            "TrainingJobDefinition": gated_definition(tuning_image, "tune-step-kill", "tune-step-kill/gate")}}
-        sagemaker.create_pipeline(PipelineName="tune-kill", RoleArn=ROLE,
-                                  PipelineDefinition=pipeline_definition([tune]))
-        arn = sagemaker.start_pipeline_execution(PipelineName="tune-kill")["PipelineExecutionArn"]
-        tuning_arn = wait_until(lambda: steps_by_name(sagemaker, arn).get("T", {}).get("Metadata", {}).get("TuningJob"),
-                                what="the step's tuning job")["Arn"]
-        tuning_name = tuning_arn.rsplit("/", 1)[-1]
-        first_job_training(sagemaker, tuning_name)
-        emulator.restart(kill=True)
-        emulator.client("s3").put_object(Bucket="tune-step-kill", Key="gate", Body=b"")
-        desc = wait_execution(sagemaker, arn, timeout=300)
-        step = steps_by_name(sagemaker, arn)["T"]
-        assert desc["PipelineExecutionStatus"] == "Succeeded", step.get("FailureReason")
-        assert step["Metadata"]["TuningJob"]["Arn"] == tuning_arn  # the same tuning job, not a second one
-        listed = sagemaker.list_hyper_parameter_tuning_jobs(MaxResults=100)["HyperParameterTuningJobSummaries"]
-        assert [s["HyperParameterTuningJobName"].lower() for s in listed] == [tuning_name]  # ARNs: lower case
-        assert listed[0]["TrainingJobStatusCounters"]["Completed"] == 2
-    finally:
-        emulator.stop()
+    sagemaker = own_server.client("sagemaker")
+    own_server.client("s3").create_bucket(Bucket="tune-step-kill")
+    tune = {"Name": "T", "Type": "Tuning", "Arguments": {
+        "HyperParameterTuningJobConfig": live_config("Random", 2, 1),
+        "TrainingJobDefinition": gated_definition(tuning_image, "tune-step-kill", "tune-step-kill/gate")}}
+    sagemaker.create_pipeline(PipelineName="tune-kill", RoleArn=ROLE,
+                              PipelineDefinition=pipeline_definition([tune]))
+    arn = sagemaker.start_pipeline_execution(PipelineName="tune-kill")["PipelineExecutionArn"]
+    tuning_arn = wait_until(lambda: steps_by_name(sagemaker, arn).get("T", {}).get("Metadata", {}).get("TuningJob"),
+                            what="the step's tuning job")["Arn"]
+    tuning_name = tuning_arn.rsplit("/", 1)[-1]
+    first_job_training(sagemaker, tuning_name)
+    own_server.restart(kill=True)
+    own_server.client("s3").put_object(Bucket="tune-step-kill", Key="gate", Body=b"")
+    desc = wait_execution(sagemaker, arn, timeout=300)
+    step = steps_by_name(sagemaker, arn)["T"]
+    assert desc["PipelineExecutionStatus"] == "Succeeded", step.get("FailureReason")
+    assert step["Metadata"]["TuningJob"]["Arn"] == tuning_arn  # the same tuning job, not a second one
+    listed = sagemaker.list_hyper_parameter_tuning_jobs(MaxResults=100)["HyperParameterTuningJobSummaries"]
+    assert [s["HyperParameterTuningJobName"].lower() for s in listed] == [tuning_name]  # ARNs: lower case
+    assert listed[0]["TrainingJobStatusCounters"]["Completed"] == 2
