@@ -90,6 +90,10 @@ class Emulator:
     def stop(self) -> None:
         """Nothing to stop for an emulator someone else runs."""
 
+    def discard(self) -> None:
+        """Stop it for good (emulators this process started also lose their leftover job containers)."""
+        self.stop()
+
     def __enter__(self):
         return self
 
