@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -23,11 +24,18 @@ import psutil
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.emulator_process import EmulatorProcess, free_port  # noqa: E402
+from bench.goals import Goals  # noqa: E402
+from emulator.testing.emulator import SubprocessEmulator  # noqa: E402
 
 AUTH = ("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, "
         "SignedHeaders=host;x-amz-date, Signature=0")
 MIB = 1024 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def start_moto() -> tuple[subprocess.Popen, str]:
@@ -137,13 +145,14 @@ def peak_rss_during_upload(url: str, pid: int, gib: float) -> tuple[float, float
     return peak / MIB, elapsed
 
 
-def main() -> None:
+def main() -> int:
+    goals = Goals()
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--big-gib", type=float, default=2)
     args = parser.parse_args()
-    emulator = EmulatorProcess(env={"SAGEMAKER_EMULATOR_RUN_JOBS": "0"}).start()
+    emulator = SubprocessEmulator(env={"SAGEMAKER_EMULATOR_RUN_JOBS": "0"}).start()
     moto, moto_url = start_moto()
     try:
         prepare(emulator.endpoint)
@@ -156,15 +165,18 @@ def main() -> None:
             ratio = ours[op] / theirs[op]
             ratios.append(ratio)
             print(f"{op:<22}{ours[op]:>16.1f}{theirs[op]:>14.1f}{ratio:>7.2f}x")
-        print(f"median ratio: {statistics.median(ratios):.2f}x (goal >= 2x)")
+        median = statistics.median(ratios)
+        print(f"median ratio: {median:.2f}x {goals.at_least('throughput emulator / moto', median, 2)}")
         rss, secs = peak_rss_during_upload(emulator.endpoint, emulator.proc.pid, args.big_gib)
         print(f"peak emulator RSS during a {args.big_gib:g} GiB streamed PUT: {rss:.0f} MB "
-              f"(goal < 300 MB), {args.big_gib * 1024 / secs:.0f} MiB/s")
+              f"{goals.at_most('peak RSS during the streamed PUT', rss, 300, ' MB')}, "
+              f"{args.big_gib * 1024 / secs:.0f} MiB/s")
     finally:
         emulator.stop()
         moto.terminate()
         moto.wait()
+    return goals.finish()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -20,7 +20,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.emulator_process import EmulatorProcess
+from emulator.testing.emulator import SubprocessEmulator
 from tests.jobhelpers import ROLE, shell_processing_job, shell_training_job
 from tests.pipelinehelpers import processing_step
 
@@ -37,7 +37,7 @@ def fifty_step_definition() -> str:
     return json.dumps({"Version": "2020-12-01", "Parameters": [], "Steps": steps})
 
 
-def fill(server: EmulatorProcess, jobs: int) -> dict[str, str]:
+def fill(server: SubprocessEmulator, jobs: int) -> dict[str, str]:
     sagemaker, logs, metrics = (server.client(s) for s in ("sagemaker", "logs", "sagemaker-metrics"))
     for i in range(jobs):
         sagemaker.create_training_job(**shell_training_job(
@@ -92,7 +92,7 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=400)
     parser.add_argument("--requests", type=int, default=20)
     args = parser.parse_args()
-    server = EmulatorProcess(env={"SAGEMAKER_EMULATOR_RUN_JOBS": "0"}).start()
+    server = SubprocessEmulator(env={"SAGEMAKER_EMULATOR_RUN_JOBS": "0"}).start()
     try:
         started = time.time()
         names = fill(server, args.jobs)

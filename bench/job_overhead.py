@@ -21,8 +21,9 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.goals import Goals  # noqa: E402
 from bench.localmode import cleaned_up_local_mode  # noqa: E402
-from tests.emulator_process import EmulatorProcess  # noqa: E402
+from emulator.testing.emulator import SubprocessEmulator  # noqa: E402
 from tests.jobhelpers import ROLE, ensure_byo_image, shell_training_job  # noqa: E402
 
 
@@ -65,13 +66,14 @@ def sdk_local_mode(image: str, workdir: Path) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
+def main() -> int:
+    goals = Goals()
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--local-runs", type=int, default=3)
     args = parser.parse_args()
     image = ensure_byo_image()
-    server = EmulatorProcess().start()
+    server = SubprocessEmulator().start()
     try:
         sagemaker = server.client("sagemaker")
         server.client("s3").create_bucket(Bucket="bench")
@@ -85,14 +87,15 @@ def main() -> None:
         server.stop()
     b, o = statistics.median(bare), statistics.median(ours)
     print(f"(a) docker run --rm            median {b:.3f} s over {args.runs} runs")
-    print(f"    emulator training job      median {o:.3f} s  -> {o / b:.2f}x of docker run, "
-          f"{o - b:+.3f} s added (goal <= 1.5x and < 1 s)")
+    print(f"    emulator training job      median {o:.3f} s  -> {o / b:.2f}x of docker run "
+          f"{goals.at_most('job / docker run', o / b, 1.5)}, {o - b:+.3f} s added "
+          f"{goals.at_most('time added to docker run', o - b, 1.0, ' s')}")
     if args.local_runs < 1:
-        return
+        return goals.finish()
     if shutil.which("docker-compose") is None and subprocess.run(
             ["docker", "compose", "version"], capture_output=True).returncode != 0:
         print("(b) skipped: the SDK's local mode needs docker-compose (apt-get install docker-compose)")
-        return
+        return goals.finish()
     os.environ.setdefault("SAGEMAKER_USER_CONFIG_OVERRIDE", _telemetry_off())
     for key, value in (("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_ACCESS_KEY_ID", "test"),
                        ("AWS_SECRET_ACCESS_KEY", "test")):
@@ -104,7 +107,8 @@ def main() -> None:
                 local.append(sdk_local_mode(image, Path(tmp)))
     m = statistics.median(local)
     print(f"(b) SDK local mode             median {m:.3f} s over {args.local_runs} runs -> "
-          f"emulator is {m / o:.1f}x faster (goal >= 10x)")
+          f"emulator is {m / o:.1f}x faster {goals.at_least('local mode / emulator', m / o, 10)}")
+    return goals.finish()
 
 
 def _telemetry_off() -> str:
@@ -114,4 +118,4 @@ def _telemetry_off() -> str:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

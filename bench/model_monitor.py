@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from emulator.runtime.images import build_images
-from tests.emulator_process import EmulatorProcess
+from emulator.testing.emulator import SubprocessEmulator
 from tests.jobhelpers import ROLE, wait_for
 from tests.monitorhelpers import (
     baseline_csv,
@@ -129,7 +129,7 @@ def main() -> None:
 
 
 def emulator_run(work: Path, env: dict[str, str]) -> float:
-    server = EmulatorProcess().start()
+    server = SubprocessEmulator().start()
     try:
         s3, sagemaker = server.client("s3"), server.client("sagemaker")
         s3.create_bucket(Bucket="bench")

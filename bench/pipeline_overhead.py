@@ -20,8 +20,9 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.goals import Goals  # noqa: E402
 from bench.localmode import cleaned_up_local_mode  # noqa: E402
-from tests.emulator_process import EmulatorProcess  # noqa: E402
+from emulator.testing.emulator import SubprocessEmulator  # noqa: E402
 from tests.jobhelpers import ROLE, ensure_byo_image, shell_processing_job  # noqa: E402
 from tests.pipelinehelpers import definition, processing_step, wait_execution  # noqa: E402
 
@@ -90,13 +91,14 @@ def concurrent_docker_runs(image: str, count: int) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
+def main() -> int:
+    goals = Goals()
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--skip-local", action="store_true")
     args = parser.parse_args()
     image = ensure_byo_image()
-    server = EmulatorProcess().start()
+    server = SubprocessEmulator().start()
     try:
         sagemaker = server.client("sagemaker")
         jobs_alone(sagemaker, 1)  # warm-up
@@ -110,12 +112,13 @@ def main() -> None:
         server.stop()
     a, lin, par = statistics.median(alone), statistics.median(linear), statistics.median(parallel)
     print(f"(a) 5 jobs run alone, summed     median {a:.2f} s")
-    print(f"    5-step linear pipeline       median {lin:.2f} s -> {lin / a:.2f}x (goal <= 1.2x)")
+    print(f"    5-step linear pipeline       median {lin:.2f} s -> {lin / a:.2f}x "
+          f"{goals.at_most('linear pipeline / jobs alone', lin / a, 1.2)}")
     fl = statistics.median(floor)
     print(f"(b) 3 independent steps          median {par:.2f} s ({par / fl:.2f}x of 3 concurrent bare "
           f"`docker run`s, {fl:.2f} s: the floor on this machine)")
     if args.skip_local:
-        return
+        return goals.finish()
     config = Path(tempfile.gettempdir()) / "smemu-bench-sdk-config.yaml"
     config.write_text("SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n")
     os.environ.setdefault("SAGEMAKER_USER_CONFIG_OVERRIDE", str(config))
@@ -126,8 +129,9 @@ def main() -> None:
         local = [local_mode_pipeline(image) for _ in range(max(1, args.runs - 1))]
     loc = statistics.median(local)
     print(f"    same under LocalPipelineSession median {loc:.2f} s -> emulator {loc / par:.1f}x faster "
-          f"(goal >= 10x)")
+          f"{goals.at_least('local pipeline / emulator', loc / par, 10)}")
+    return goals.finish()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

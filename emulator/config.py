@@ -43,6 +43,12 @@ class Settings:
     s3_min_part_size: int = field(default_factory=lambda: int(_env("S3_MIN_PART_SIZE", str(5 * 1024 * 1024))))
     # How often every controller looks at all its unfinished resources again (besides at start-up).
     resync_seconds: float = field(default_factory=lambda: float(_env("RESYNC_SECONDS", "30")))
+    # A short tag in the names of job containers and networks, so that several emulators on one
+    # Docker engine are told apart at a glance (the pytest plugin sets the xdist worker id).
+    name_tag: str = field(default_factory=lambda: _env("NAME_TAG", ""))
+    # Where clients find a running emulator (`sagemaker-emulator wait`, the pytest plugin's external
+    # mode); empty means the host and port above.
+    external_url: str = field(default_factory=lambda: _env("URL", ""))
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()
@@ -50,6 +56,18 @@ class Settings:
     @property
     def scheme(self) -> str:
         return "https" if self.tls else "http"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    @property
+    def client_url(self) -> str:
+        """The URL a client on this machine uses: SAGEMAKER_EMULATOR_URL, else the serve address."""
+        if self.external_url:
+            return self.external_url
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(self.host, self.host)
+        return f"{self.scheme}://{host}:{self.port}"
 
     @property
     def db_path(self) -> Path:

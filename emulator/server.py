@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
@@ -128,3 +129,14 @@ def start_runtime(services: Services) -> ControllerManager:
     manager.add(ExecutionController(services))
     manager.start()
     return manager
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A bound TCP socket for the server (port 0: the kernel picks a free one; read it back with
+    getsockname)."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(address)
+    sock.set_inheritable(True)
+    return sock

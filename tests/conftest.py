@@ -1,24 +1,35 @@
-"""Fixtures: a real emulator server on a free loopback port (http and https)."""
+"""Fixtures the whole suite shares. The emulators come from the package's own pytest plugin
+(emulator.testing.plugin): `server` is its session emulator, one per xdist worker, never reset under
+the tests (pyproject sets sagemaker_emulator_reset = never), so tests name what they create
+uniquely. A module marked `own_emulator` gets an emulator of its own instead: it may reset it and
+list everything in it. Polling: emulator.testing.waiting.wait_until, and nothing else."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.emulator_process import EmulatorProcess
+
+@pytest.fixture(scope="module")
+def server(request: pytest.FixtureRequest, sagemaker_emulator_factory):
+    if request.node.get_closest_marker("own_emulator") is None:
+        yield request.getfixturevalue("sagemaker_emulator")
+        return
+    emulator = sagemaker_emulator_factory(name=request.module.__name__.rsplit(".", 1)[-1])
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def own_server(sagemaker_emulator_factory):
+    """An emulator for this test alone: one it may restart, kill, reset or fill as it likes."""
+    emulator = sagemaker_emulator_factory(name="own")
+    yield emulator
+    emulator.discard()
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    proc = EmulatorProcess(data_dir=tmp_path_factory.mktemp("emulator-http") / "data").start()
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(scope="session")
-def tls_server(tmp_path_factory):
-    proc = EmulatorProcess(tls=True, data_dir=tmp_path_factory.mktemp("emulator-https") / "data").start()
-    yield proc
-    proc.stop()
+def tls_server(sagemaker_emulator_factory):
+    return sagemaker_emulator_factory(tls=True, name="emulator-https")
 
 
 @pytest.fixture
@@ -29,3 +40,38 @@ def sagemaker(server):
 @pytest.fixture
 def logs(server):
     return server.client("logs")
+
+
+@pytest.fixture
+def services(tmp_path):
+    """The emulator's domain services in this process with its controllers, job runtime off: for tests
+    of core logic that write records directly or play the part of the containers."""
+    from emulator.config import Settings
+    from emulator.core.services import Services
+    from emulator.server import start_runtime
+
+    svc = Services(Settings(data_dir=tmp_path / "data", run_jobs=False))
+    start_runtime(svc)
+    yield svc
+    svc.shutdown()
+
+
+@pytest.fixture(scope="session")
+def byo_image() -> str:
+    """A user's own image (the emulator's base image under a name no SageMaker URI maps to)."""
+    from tests.jobhelpers import ensure_byo_image
+
+    return ensure_byo_image()
+
+
+# Some tests pick their emulator at run time (getfixturevalue), so their fixture names count too.
+EMULATOR_FIXTURES = {"sagemaker_emulator", "sagemaker_emulator_factory", "server", "tls_server", "any_server",
+                     "pytester"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `emulator` every test that starts or uses an emulator (or an inner pytest run that does):
+    `-m "not docker and not emulator"` is the unit subset, in seconds."""
+    for item in items:
+        if EMULATOR_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.emulator)

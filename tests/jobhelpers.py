@@ -1,9 +1,13 @@
-"""Shared helpers for job tests: a bring-your-own image and request builders."""
+"""Shared helpers for job tests: a bring-your-own image, request builders, waiting for jobs,
+reading their artifacts, and barriers a job script can wait on."""
 
 from __future__ import annotations
 
-import time
+import io
+import tarfile
 import uuid
+
+from emulator.testing.waiting import wait_for_status, wait_until
 
 ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
 BYO_IMAGE = "smemu-test-byo:latest"
@@ -63,13 +67,23 @@ def shell_processing_job(name: str, script: str, *, inputs=(), outputs=(), count
 
 
 def wait_for(describe, status_key: str, timeout: float = 300) -> dict:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        job = describe()
-        if job[status_key] in ("Completed", "Failed", "Stopped"):
-            return job
-        time.sleep(0.3)
-    raise AssertionError(f"job not finished in {timeout} s: {job}")
+    """Describe a job until it has ended (Completed, Failed or Stopped)."""
+    return wait_for_status(describe, status_key, timeout=timeout)
+
+
+def training(sagemaker, name: str, timeout: float = 300) -> dict:
+    return wait_for(lambda: sagemaker.describe_training_job(TrainingJobName=name), "TrainingJobStatus", timeout)
+
+
+def processing(sagemaker, name: str, timeout: float = 300) -> dict:
+    return wait_for(lambda: sagemaker.describe_processing_job(ProcessingJobName=name), "ProcessingJobStatus",
+                    timeout)
+
+
+def wait_until_training(sagemaker, name: str, timeout: float = 120) -> dict:
+    """Until the job's containers run (SecondaryStatus Training)."""
+    return wait_until(lambda: (job := sagemaker.describe_training_job(TrainingJobName=name))
+                      ["SecondaryStatus"] == "Training" and job, timeout=timeout, what=f"{name} Training")
 
 
 def log_messages(logs_client, group: str, job_name: str) -> list[str]:
@@ -80,3 +94,31 @@ def log_messages(logs_client, group: str, job_name: str) -> list[str]:
                                             startFromHead=True)["events"]
         out.extend(e["message"] for e in events)
     return out
+
+
+def read_tar(s3, uri: str) -> dict[str, bytes]:
+    """The files of the tar.gz at s3://bucket/key (a model or output artifact), by member name."""
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+
+
+# Barriers between a test and a job (or a job's hosts), instead of hoping a `sleep` lasts long enough:
+# `python3 -c "$BARRIER" put bucket/key` creates an object in the emulator's S3, `... wait bucket/k1
+# bucket/k2` waits until they all exist (the job's MaxRuntimeInSeconds bounds the wait). Job images
+# have python3 but not boto3, and an Environment value may hold 256 characters: hence the terseness.
+BARRIER = """import os,sys,time,urllib.request as u
+e=os.environ['AWS_ENDPOINT_URL']+'/';a=sys.argv
+if a[1]=='put':u.urlopen(u.Request(e+a[2],b'',method='PUT'))
+for p in a[2:]*(a[1]=='wait'):
+ while 1:
+  try:u.urlopen(e+p);break
+  except OSError:time.sleep(.2)
+"""
+assert len(BARRIER) <= 256
+
+
+def barrier(action: str, *paths: str) -> str:
+    """The shell command for a job script; the job needs Environment {"BARRIER": BARRIER}."""
+    return f'python3 -c "$BARRIER" {action} {" ".join(paths)}'

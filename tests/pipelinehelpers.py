@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
-import time
 
+from emulator.testing.waiting import wait_for_status, wait_until
 from tests.jobhelpers import BYO_IMAGE, ROLE
 
 
-def processing_step(name: str, script: str, *, outputs=(), inputs=(), depends_on=(), **extra) -> dict:
+def processing_step(name: str, script: str, *, outputs=(), inputs=(), depends_on=(), environment=None,
+                    **extra) -> dict:
     args = {
         "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1,
                                                   "VolumeSizeInGB": 1}},
         "AppSpecification": {"ImageUri": BYO_IMAGE, "ContainerEntrypoint": ["sh", "-c", script]},
         "RoleArn": ROLE,
+        "StoppingCondition": {"MaxRuntimeInSeconds": 600},  # bounds a job whose test failed mid-way
     }
+    if environment:
+        args["Environment"] = environment
     if inputs:
         args["ProcessingInputs"] = [
             {"InputName": f"in{i}", "AppManaged": False, "S3Input": {
@@ -51,13 +55,14 @@ def definition(steps: list[dict], parameters: list[dict] = (), experiment: bool 
 
 
 def wait_execution(sagemaker, arn: str, timeout: float = 300) -> dict:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        desc = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)
-        if desc["PipelineExecutionStatus"] in ("Succeeded", "Failed", "Stopped"):
-            return desc
-        time.sleep(0.3)
-    raise AssertionError(f"execution still {desc['PipelineExecutionStatus']} after {timeout} s")
+    return wait_for_status(lambda: sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn),
+                           "PipelineExecutionStatus", timeout=timeout, statuses=("Succeeded", "Failed", "Stopped"))
+
+
+def wait_step_status(sagemaker, arn: str, step: str, status: str, timeout: float = 120) -> dict:
+    """Until step `step` of execution `arn` has StepStatus `status`; returns the step."""
+    return wait_until(lambda: (found := steps_by_name(sagemaker, arn).get(step, {})).get("StepStatus") == status
+                      and found, timeout=timeout, what=f"step {step} {status}")
 
 
 def steps_by_name(sagemaker, arn: str) -> dict[str, dict]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import requests
+
+from emulator.testing.waiting import wait_until
 
 TEST_LABEL = {"sagemaker-emulator.test": "serving"}
 
@@ -25,23 +26,25 @@ def serve_container(image: str, model_dir: Path, *, environment: dict[str, str] 
         image, ["serve"], detach=True, labels=labels or TEST_LABEL, ports={"8080/tcp": ("127.0.0.1", None)},
         environment=environment or {},
         volumes={str(model_dir): {"bind": "/opt/ml/model", "mode": "rw" if writable else "ro"}})
+    def answering() -> str | None:
+        container.reload()
+        if container.status == "exited":
+            raise AssertionError(f"serve exited: {container.logs().decode()}")
+        port = (container.ports.get("8080/tcp") or [{}])[0].get("HostPort")
+        if not port:
+            return None
+        try:
+            ok = requests.get(f"http://127.0.0.1:{port}/ping", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return None
+        return f"http://127.0.0.1:{port}" if ok else None
+
     try:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            container.reload()
-            if container.status == "exited":
-                raise AssertionError(f"serve exited: {container.logs().decode()}")
-            port = (container.ports.get("8080/tcp") or [{}])[0].get("HostPort")
-            if port:
-                url = f"http://127.0.0.1:{port}"
-                try:
-                    if requests.get(f"{url}/ping", timeout=1).status_code == 200:
-                        yield url
-                        return
-                except requests.ConnectionError:
-                    pass
-            time.sleep(0.2)
-        raise AssertionError(f"serve did not answer /ping: {container.logs().decode()}")
+        try:
+            url = wait_until(answering, timeout=timeout, what="serve answering /ping")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {container.logs().decode()[-3000:]}") from None
+        yield url
     finally:
         container.remove(force=True)
         client.close()

@@ -13,19 +13,16 @@ import json
 import re
 import tarfile
 import textwrap
-import time
 
 import numpy as np
 import pytest
+import xgboost as xgb
+from sklearn import datasets
 
-xgb = pytest.importorskip("xgboost")
-datasets = pytest.importorskip("sklearn.datasets")
-pytest.importorskip("pyarrow")  # the algorithm reads CSV and Parquet with it
-
-from algorithms.xgboost import data, hyperparameters, inference, metrics  # noqa: E402
-from algorithms.xgboost.errors import UserError  # noqa: E402
-from tests.jobhelpers import ROLE, log_messages, unique  # noqa: E402
-from tests.sdk_session import sdk_environment, sdk_session  # noqa: E402
+from algorithms.xgboost import data, hyperparameters, inference, metrics
+from algorithms.xgboost.errors import UserError
+from tests.jobhelpers import ROLE, log_messages, unique
+from tests.serving import serve_container
 
 VERSION = "1.7-1"
 
@@ -183,11 +180,9 @@ def xgboost_image():
 
 
 @pytest.fixture
-def session(server, monkeypatch, tmp_path):
-    sdk_environment(monkeypatch, server, tmp_path)
-    bucket = unique("xgb")
-    server.client("s3").create_bucket(Bucket=bucket)
-    return sdk_session(server, bucket)
+def session(sagemaker_session):
+    """The plugin's SDK session on the shared emulator, with a fresh default bucket."""
+    return sagemaker_session
 
 
 def image_uri(version: str = VERSION) -> str:
@@ -201,7 +196,7 @@ def upload(session, key: str, body: bytes) -> str:
 
 
 def fit(session, hps: dict, channels: dict, *, content_type: str = "text/csv", instance_count: int = 1,
-        version: str = VERSION, sharded: tuple[str, ...] = ()):
+        version: str = VERSION, sharded: tuple[str, ...] = (), job_name: str | None = None):
     from sagemaker.estimator import Estimator
     from sagemaker.inputs import TrainingInput
     estimator = Estimator(image_uri=image_uri(version), role=ROLE, instance_count=instance_count,
@@ -209,7 +204,7 @@ def fit(session, hps: dict, channels: dict, *, content_type: str = "text/csv", i
                           output_path=f"s3://{session.default_bucket()}/out")
     estimator.fit({name: TrainingInput(uri, content_type=content_type,
                                        distribution="ShardedByS3Key" if name in sharded else "FullyReplicated")
-                   for name, uri in channels.items()}, wait=True, logs=False)
+                   for name, uri in channels.items()}, wait=True, logs=False, job_name=job_name)
     return estimator
 
 
@@ -261,10 +256,10 @@ def test_invalid_jobs_fail_with_aws_failure_reason(hps, channels, reason, sessio
     from sagemaker.exceptions import UnexpectedStatusException
     X, y = datasets.load_breast_cancer(return_X_y=True)
     uri = upload(session, "bad/train/data.csv", csv_bytes(X[:100], y[:100]))
+    job = unique("xgb-invalid")
     with pytest.raises(UnexpectedStatusException):
-        fit(session, hps, {name: uri for name in channels})
-    desc = session.sagemaker_client.describe_training_job(TrainingJobName=session.sagemaker_client.list_training_jobs(
-        SortBy="CreationTime", SortOrder="Descending", MaxResults=1)["TrainingJobSummaries"][0]["TrainingJobName"])
+        fit(session, hps, {channel: uri for channel in channels}, job_name=job)
+    desc = session.sagemaker_client.describe_training_job(TrainingJobName=job)
     assert desc["TrainingJobStatus"] == "Failed"
     assert desc["FailureReason"].startswith("AlgorithmError: framework error: \nTraceback (most recent call last):")
     assert desc["FailureReason"].rstrip().endswith(reason)
@@ -359,32 +354,12 @@ def test_script_mode_on_the_same_image(session, xgboost_image, tmp_path):
 @pytest.fixture(scope="module")
 def served_model(xgboost_image, tmp_path_factory):
     """A model trained on the host, served by the image with `serve`, as an endpoint would run it."""
-    import docker
-    import requests
     X, y = datasets.load_breast_cancer(return_X_y=True)
     booster = xgb.train({"objective": "binary:logistic", "max_depth": 3}, xgb.DMatrix(X, label=y), 20)
     model_dir = tmp_path_factory.mktemp("xgb-model")
     (model_dir / "xgboost-model").write_bytes(booster.save_raw("ubj"))
-    client = docker.from_env()
-    container = client.containers.run(xgboost_image, "serve", detach=True, ports={"8080/tcp": ("127.0.0.1", None)},
-                                      volumes={str(model_dir): {"bind": "/opt/ml/model", "mode": "ro"}},
-                                      labels={"sagemaker-emulator.test": "test_algorithm_xgboost"})
-    try:
-        container.reload()
-        port = container.attrs["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"]
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if requests.get(f"{url}/ping", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
-        else:
-            raise AssertionError(container.logs().decode()[-2000:])
+    with serve_container(xgboost_image, model_dir, labels={"sagemaker-emulator.test": "test_algorithm_xgboost"}) as url:
         yield url, booster, X
-    finally:
-        container.remove(force=True)
 
 
 @pytest.mark.docker

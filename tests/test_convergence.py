@@ -16,7 +16,7 @@ from emulator.core.jobs import TRAINING
 from emulator.core.services import Services
 from emulator.runtime.controllers import ControllerManager
 from emulator.runtime.controllers.tuning import TuningController
-from tests.emulator_process import EmulatorProcess
+from emulator.testing.emulator import SubprocessEmulator
 from tests.jobhelpers import ROLE, ensure_byo_image, shell_processing_job, shell_training_job, unique
 
 
@@ -86,11 +86,8 @@ def tuning_image() -> str:
     return TUNING_IMAGE
 
 
-def kill_and_restart(proc: EmulatorProcess) -> None:
-    proc.proc.kill()  # SIGKILL: no shutdown hook runs
-    proc.proc.wait()
-    proc.proc = None
-    proc.start()
+def kill_and_restart(proc: SubprocessEmulator) -> None:
+    proc.restart(kill=True)  # SIGKILL: no shutdown hook runs
 
 
 def log_streams(logs, group: str, name: str) -> dict[str, list[str]]:
@@ -118,7 +115,7 @@ def test_killed_at_any_moment_a_restarted_emulator_converges_everything_running_
 
 def converges_after_kills(tmp_path, pauses) -> None:
     image = tuning_image()
-    proc = EmulatorProcess(data_dir=tmp_path / "data").start()
+    proc = SubprocessEmulator(data_dir=tmp_path / "data").start()
     try:
         sm, s3 = proc.client("sagemaker"), proc.client("s3")
         s3.create_bucket(Bucket="converge")

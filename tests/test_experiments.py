@@ -12,6 +12,8 @@ from emulator.config import Settings
 from emulator.core import experiments, metrics
 from emulator.core.services import Services
 
+pytestmark = pytest.mark.own_emulator  # the tests reset it and count what they list
+
 
 @pytest.fixture(autouse=True)
 def clean(server):
@@ -239,13 +241,6 @@ def test_metrics_survive_restart(tmp_path):
 # --- jobs with an ExperimentConfig (called by the job code) -------------------------------------
 
 REGION = "us-east-1"
-
-
-@pytest.fixture
-def services(tmp_path):
-    svc = Services(Settings(data_dir=tmp_path / "data", run_jobs=False))
-    yield svc
-    svc.shutdown()
 
 
 def _training_job(name: str, config: dict | None) -> dict:

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
-import time
 
+import docker
 import pytest
 
-from tests.jobhelpers import (ensure_byo_image, log_messages, shell_processing_job, shell_training_job, unique,
-                              wait_for)
+from emulator.testing.waiting import wait_until
+from tests.jobhelpers import (
+    BARRIER,
+    barrier,
+    log_messages,
+    processing,
+    read_tar,
+    shell_processing_job,
+    shell_training_job,
+    training,
+    unique,
+    wait_until_training,
+)
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture(scope="module")
-def byo_image():
-    return ensure_byo_image()
 
 
 @pytest.fixture(scope="module")
@@ -28,18 +32,16 @@ def bucket(server):
     return name
 
 
-def training(sagemaker, name):
-    return wait_for(lambda: sagemaker.describe_training_job(TrainingJobName=name), "TrainingJobStatus")
+def model_files(s3, bucket: str, name: str) -> dict[str, bytes]:
+    return read_tar(s3, f"s3://{bucket}/output/{name}/output/model.tar.gz")
 
 
-def processing(sagemaker, name):
-    return wait_for(lambda: sagemaker.describe_processing_job(ProcessingJobName=name), "ProcessingJobStatus")
-
-
-def read_tar(s3, bucket, key) -> dict[str, bytes]:
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+def job_containers(name: str) -> list:
+    client = docker.from_env()
+    try:
+        return client.containers.list(all=True, filters={"label": f"sagemaker-emulator.job={name}"})
+    finally:
+        client.close()
 
 
 def test_processing_job_reads_input_writes_output_and_logs(server, sagemaker, logs, bucket, byo_image):
@@ -93,7 +95,7 @@ def test_training_job_contract_artifacts_metrics_and_transitions(server, sagemak
     assert job["FinalMetricDataList"][0]["Value"] == 0.25
     key = f"output/{name}/output/model.tar.gz"
     assert job["ModelArtifacts"]["S3ModelArtifacts"] == f"s3://{bucket}/{key}"
-    model = read_tar(s3, bucket, key)
+    model = read_tar(s3, job["ModelArtifacts"]["S3ModelArtifacts"])
     assert json.loads(model["hyperparameters.json"]) == {"eta": "0.1", "depth": "3"}
     assert json.loads(model["inputdataconfig.json"]) == {"train": {
         "ContentType": "text/csv", "TrainingInputMode": "File", "S3DistributionType": "FullyReplicated",
@@ -102,7 +104,7 @@ def test_training_job_contract_artifacts_metrics_and_transitions(server, sagemak
     assert resource["current_host"] == "algo-1" and resource["hosts"] == ["algo-1"]
     assert b"a.csv" in model["files"] and b"b.csv" in model["files"]
     assert model["env"].decode().strip() == f"{name} us-east-1"
-    assert read_tar(s3, bucket, f"output/{name}/output/output.tar.gz") == {"o.txt": b"out\n"}
+    assert read_tar(s3, f"s3://{bucket}/output/{name}/output/output.tar.gz") == {"o.txt": b"out\n"}
     streams = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{name}/")
     assert streams["logStreams"][0]["logStreamName"].startswith(f"{name}/algo-1-")
     assert "epoch 2 loss=0.25" in log_messages(logs, "/aws/sagemaker/TrainingJobs", name)
@@ -118,13 +120,21 @@ def test_failing_training_job_reports_failure_file(sagemaker, bucket, byo_image)
     assert "S3ModelArtifacts" not in job.get("ModelArtifacts", {})
 
 
-def test_failing_processing_job_without_message_uses_exit_code(sagemaker, byo_image):
+def test_failing_training_job_without_a_failure_file_reports_the_exit_code(sagemaker, bucket, byo_image):
+    name = unique("exit")
+    sagemaker.create_training_job(**shell_training_job(name, "echo about to fail; exit 3", bucket))
+    job = training(sagemaker, name)
+    assert job["TrainingJobStatus"] == "Failed"
+    assert job["FailureReason"] == "AlgorithmError: , exit code: 3"  # AWS's wording, empty message included
+
+
+def test_failing_processing_job_reports_its_exit_message(sagemaker, byo_image):
     name = unique("pfail")
     sagemaker.create_processing_job(**shell_processing_job(name, "echo oops > /opt/ml/output/message; exit 2"))
     job = processing(sagemaker, name)
     assert job["ProcessingJobStatus"] == "Failed"
     assert job["ExitMessage"] == "oops"
-    assert job["FailureReason"].startswith("AlgorithmError")
+    assert job["FailureReason"] == "AlgorithmError: See job logs for more information"
 
 
 def test_unknown_image_fails_with_a_clear_reason(sagemaker, bucket):
@@ -140,43 +150,41 @@ def test_multi_instance_sharded_input(server, sagemaker, bucket, byo_image):
     for i in range(6):
         s3.put_object(Bucket=bucket, Key=f"shards/part-{i}.csv", Body=f"{i}\n".encode())
     name = unique("multi")
-    # Like SageMaker's toolkit, a host waits until its peers resolve (they start one after another).
+    # Like SageMaker's toolkit, a host waits until its peers resolve (they start one after another);
+    # then it stays up until every host has resolved its peers (markers in S3), so none leaves early.
+    marks = f"{bucket}/barrier/{name}"
     script = ("set -e; h=$(cat /etc/hostname); for p in algo-1 algo-2; do n=0; until getent hosts $p; do "
-              "n=$((n+1)); [ $n -lt 100 ] || exit 9; sleep 0.1; done; done > /opt/ml/model/hosts-$h; "
-              "ls /opt/ml/input/data/train > /opt/ml/model/files-$h; sleep 2")  # stay resolvable for the peer
-    sagemaker.create_training_job(**shell_training_job(name, script, bucket, count=2, InputDataConfig=[
+              "n=$((n+1)); [ $n -lt 600 ] || exit 9; sleep 0.1; done; done > /opt/ml/model/hosts-$h; "
+              "ls /opt/ml/input/data/train > /opt/ml/model/files-$h; "
+              f"{barrier('put', marks + '/$h')}; {barrier('wait', marks + '/algo-1', marks + '/algo-2')}")
+    sagemaker.create_training_job(**shell_training_job(name, 'eval "$SCRIPT"', bucket, count=2, InputDataConfig=[
         {"ChannelName": "train", "DataSource": {"S3DataSource": {
             "S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/shards/",
-            "S3DataDistributionType": "ShardedByS3Key"}}}]))
+            "S3DataDistributionType": "ShardedByS3Key"}}}], Environment={"SCRIPT": script, "BARRIER": BARRIER}))
     job = training(sagemaker, name)
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
-    model = read_tar(s3, bucket, f"output/{name}/output/model.tar.gz")
+    model = model_files(s3, bucket, name)
     first = set(model["files-algo-1"].split())
     second = set(model["files-algo-2"].split())
     assert first and second and not first & second
     assert first | second == {f"part-{i}.csv".encode() for i in range(6)}
-    assert b"algo-2" in model["hosts-algo-1"]
+    assert b"algo-2" in model["hosts-algo-1"] and b"algo-1" in model["hosts-algo-2"]
 
 
-def test_stop_training_job(sagemaker, bucket, byo_image):
+def test_stop_training_job_uploads_what_the_sigterm_handler_saved(server, sagemaker, bucket, byo_image):
     name = unique("stop")
     sagemaker.create_training_job(**shell_training_job(
-        name, "trap 'echo saving; echo m > /opt/ml/model/m; exit 0' TERM; sleep 300 & wait", bucket))
+        name, "trap 'echo saving; echo saved-on-stop > /opt/ml/model/m; exit 0' TERM; sleep 300 & wait", bucket))
     wait_until_training(sagemaker, name)
     sagemaker.stop_training_job(TrainingJobName=name)
     assert sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] in ("Stopping", "Stopped")
     job = training(sagemaker, name)
     assert job["TrainingJobStatus"] == "Stopped"
     assert job["SecondaryStatus"] == "Stopped"
-
-
-def wait_until_training(sagemaker, name, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if sagemaker.describe_training_job(TrainingJobName=name)["SecondaryStatus"] == "Training":
-            return
-        time.sleep(0.2)
-    raise AssertionError("job never reached Training")
+    # AWS gives the algorithm its SIGTERM grace period and uploads the model it saved.
+    assert job["ModelArtifacts"]["S3ModelArtifacts"] == f"s3://{bucket}/output/{name}/output/model.tar.gz"
+    assert model_files(server.client("s3"), bucket, name) == {"m": b"saved-on-stop\n"}
+    wait_until(lambda: not job_containers(name), timeout=60, what="the job's containers removed")
 
 
 def test_max_runtime_stops_the_job(sagemaker, bucket, byo_image):
@@ -188,14 +196,30 @@ def test_max_runtime_stops_the_job(sagemaker, bucket, byo_image):
     assert job["SecondaryStatus"] == "MaxRuntimeExceeded"
 
 
-def test_network_isolation_has_no_network(sagemaker, bucket, byo_image):
-    name = unique("iso")
-    script = ("python3 -c \"import os,urllib.request; u=os.environ.get('AWS_ENDPOINT_URL','http://172.17.0.1:1');"
-              "urllib.request.urlopen(u, timeout=3)\" && echo reachable > /opt/ml/model/r || "
-              "echo isolated > /opt/ml/model/r")
-    sagemaker.create_training_job(**shell_training_job(name, script, bucket, EnableNetworkIsolation=True))
-    job = training(sagemaker, name)
+PROBE = """import os,urllib.request as u
+try:u.urlopen(os.environ['PROBE_URL']+'/_emulator/health',timeout=5);r='reachable'
+except OSError:r='isolated'
+open('/opt/ml/model/r','w').write(r)
+"""
+
+
+def test_network_isolation_cuts_off_the_emulator_a_normal_job_reaches(server, sagemaker, bucket, byo_image):
+    s3 = server.client("s3")
+    control, isolated = unique("net"), unique("iso")
+    # The control job learns the emulator's address as every job sees it, and must reach it.
+    sagemaker.create_training_job(**shell_training_job(
+        control, 'PROBE_URL=$AWS_ENDPOINT_URL python3 -c "$PROBE"; echo $AWS_ENDPOINT_URL > /opt/ml/model/url',
+        bucket, Environment={"PROBE": PROBE}))
+    assert training(sagemaker, control)["TrainingJobStatus"] == "Completed"
+    reached = model_files(s3, bucket, control)
+    assert reached["r"] == b"reachable", reached
+    # The isolated job probes that same address, and must not get through.
+    sagemaker.create_training_job(**shell_training_job(
+        isolated, 'python3 -c "$PROBE"', bucket, EnableNetworkIsolation=True,
+        Environment={"PROBE": PROBE, "PROBE_URL": reached["url"].decode().strip()}))
+    job = training(sagemaker, isolated)
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    assert model_files(s3, bucket, isolated)["r"] == b"isolated"
 
 
 def test_boto3_inside_the_container_reaches_the_emulator(server, sagemaker, bucket, byo_image):
@@ -206,7 +230,7 @@ def test_boto3_inside_the_container_reaches_the_emulator(server, sagemaker, buck
     sagemaker.create_training_job(**shell_training_job(name, script, bucket))
     job = training(sagemaker, name)
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
-    health = read_tar(server.client("s3"), bucket, f"output/{name}/output/model.tar.gz")["health"]
+    health = model_files(server.client("s3"), bucket, name)["health"]
     assert json.loads(health)["status"] == "running"
 
 
@@ -233,19 +257,17 @@ def test_duplicate_name_list_filters_and_tags(sagemaker, bucket, byo_image):
 def test_continuous_output_is_uploaded_while_the_job_runs(server, sagemaker, bucket, byo_image):
     s3 = server.client("s3")
     name = unique("cont")
-    req = shell_processing_job(name, "echo early > /opt/ml/processing/out/early.txt; sleep 6",
-                               outputs=[(f"s3://{bucket}/cont/{name}", "/opt/ml/processing/out")])
+    # The job writes its output, then waits for the test to say it saw the upload: it cannot end first.
+    script = f"echo early > /opt/ml/processing/out/early.txt; {barrier('wait', f'{bucket}/go/{name}')}"
+    req = shell_processing_job(name, script, outputs=[(f"s3://{bucket}/cont/{name}", "/opt/ml/processing/out")],
+                               Environment={"BARRIER": BARRIER})
     req["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3UploadMode"] = "Continuous"
     sagemaker.create_processing_job(**req)
-    deadline = time.time() + 30
-    while True:
-        listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"cont/{name}/").get("Contents", [])
-        status = sagemaker.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"]
-        if listed:
-            break
-        assert time.time() < deadline and status == "InProgress", status
-        time.sleep(0.3)
-    assert status == "InProgress"  # uploaded before the job ended
+    wait_until(lambda: s3.list_objects_v2(Bucket=bucket, Prefix=f"cont/{name}/").get("Contents"),
+               timeout=120, what="the continuous upload")
+    assert sagemaker.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"] == "InProgress"
+    assert s3.get_object(Bucket=bucket, Key=f"cont/{name}/early.txt")["Body"].read() == b"early\n"
+    s3.put_object(Bucket=bucket, Key=f"go/{name}", Body=b"go")
     assert processing(sagemaker, name)["ProcessingJobStatus"] == "Completed"
 
 

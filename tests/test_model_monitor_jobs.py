@@ -26,7 +26,7 @@ from tests.monitorhelpers import (
     utc_hour,
     write_hour_of_capture,
 )
-from tests.sdk_session import sdk_environment, sdk_session
+from emulator.testing.sdk import sdk_environment, sdk_session
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -26,6 +26,9 @@ METRICS = {
 }
 
 
+pytestmark = pytest.mark.own_emulator  # the tests reset it and count what they list
+
+
 @pytest.fixture(autouse=True)
 def clean(server):
     server.reset()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 
+import docker
 import pytest
 
-from tests.jobhelpers import ROLE, ensure_byo_image, unique
-from tests.pipelinehelpers import (definition, processing_step, steps_by_name, training_step,
-                                   wait_execution)
+from emulator.testing.waiting import wait_until
+from tests.jobhelpers import BARRIER, ROLE, barrier, unique
+from tests.pipelinehelpers import definition, processing_step, steps_by_name, training_step, wait_execution
 
 
 @pytest.fixture(scope="module")
@@ -17,11 +17,6 @@ def bucket(server):
     name = unique("pipes")
     server.client("s3").create_bucket(Bucket=name)
     return name
-
-
-@pytest.fixture(scope="module")
-def byo():
-    return ensure_byo_image()
 
 
 def create(sagemaker, steps, parameters=(), **kwargs) -> str:
@@ -72,7 +67,8 @@ def test_create_duplicate_update_versions_and_describe(sagemaker):
         sagemaker.describe_pipeline(PipelineName=name)
 
 
-def test_parameters_conditions_and_both_branches(server, sagemaker, bucket, byo):
+@pytest.mark.docker
+def test_parameters_conditions_and_both_branches(server, sagemaker, bucket, byo_image):
     out = f"s3://{bucket}/cond"
     steps = [
         processing_step("Evaluate", "echo '{\"metrics\": {\"mse\": 2.5}}' > /opt/ml/processing/eval/report.json",
@@ -117,7 +113,8 @@ def test_parameters_conditions_and_both_branches(server, sagemaker, bucket, byo)
     assert [e["PipelineExecutionArn"] for e in executions] == [bad, good]
 
 
-def test_step_properties_flow_into_training_with_native_types(server, sagemaker, bucket, byo):
+@pytest.mark.docker
+def test_step_properties_flow_into_training_with_native_types(server, sagemaker, bucket, byo_image):
     out = f"s3://{bucket}/flow"
     steps = [
         processing_step("Prep", "echo 1,2 > /opt/ml/processing/train/data.csv",
@@ -154,7 +151,8 @@ def test_step_properties_flow_into_training_with_native_types(server, sagemaker,
     assert job["ResourceConfig"]["InstanceCount"] == 1 and job["HyperParameters"] == {"epochs": "7"}
 
 
-def test_cache_hit_on_rerun(sagemaker, bucket, byo):
+@pytest.mark.docker
+def test_cache_hit_on_rerun(sagemaker, bucket, byo_image):
     steps = [processing_step("Cached", "echo cached", CacheConfig={"Enabled": True, "ExpireAfter": "P30D"})]
     name = create(sagemaker, steps)
     first = sagemaker.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
@@ -167,7 +165,8 @@ def test_cache_hit_on_rerun(sagemaker, bucket, byo):
     assert b["Metadata"] == a["Metadata"]  # points at the source execution's job
 
 
-def test_retry_policy_runs_a_new_job_after_a_capacity_error(server, sagemaker, bucket, byo):
+@pytest.mark.docker
+def test_retry_policy_runs_a_new_job_after_a_capacity_error(server, sagemaker, bucket, byo_image):
     # First attempt: no marker yet -> write it (plain HTTP to the emulator's S3; the image has no
     # boto3) and fail as a capacity error; the second attempt finds it and succeeds.
     url = f"$AWS_ENDPOINT_URL/{bucket}/retry/marker"
@@ -189,7 +188,8 @@ def test_retry_policy_runs_a_new_job_after_a_capacity_error(server, sagemaker, b
     assert sorted(j["TrainingJobStatus"] for j in jobs) == ["Completed", "Failed"]
 
 
-def test_failed_step_blocks_dependents_and_retry_execution_reruns_it(server, sagemaker, bucket, byo):
+@pytest.mark.docker
+def test_failed_step_blocks_dependents_and_retry_execution_reruns_it(server, sagemaker, bucket, byo_image):
     script = (f"python3 -c \"import urllib.request as u; u.urlopen('$AWS_ENDPOINT_URL/{bucket}/go/now')\" "
               "|| exit 4")
     steps = [processing_step("MayFail", script), processing_step("After", "echo after", depends_on=["MayFail"])]
@@ -205,46 +205,70 @@ def test_failed_step_blocks_dependents_and_retry_execution_reruns_it(server, sag
     assert set(steps_by_name(sagemaker, arn)) == {"MayFail", "After"}
 
 
-def test_stop_mid_run(sagemaker, bucket, byo):
+def step_job(sagemaker, arn: str, step: str) -> dict:
+    """The processing job a step ran, described (its name from the step's metadata ARN)."""
+    job_arn = steps_by_name(sagemaker, arn)[step]["Metadata"]["ProcessingJob"]["Arn"]
+    return sagemaker.describe_processing_job(ProcessingJobName=job_arn.rsplit("/", 1)[-1])
+
+
+@pytest.mark.docker
+def test_stop_mid_run_stops_the_running_job_and_removes_its_container(sagemaker, bucket, byo_image):
     steps = [processing_step("Long", "trap 'exit 0' TERM; sleep 120 & wait"),
              processing_step("Never", "echo never", depends_on=["Long"])]
     name = create(sagemaker, steps)
     arn = sagemaker.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
-    deadline = time.time() + 60
-    while steps_by_name(sagemaker, arn).get("Long", {}).get("StepStatus") != "Executing":
-        assert time.time() < deadline
-        time.sleep(0.2)
-    time.sleep(1)
+    wait_until(lambda: steps_by_name(sagemaker, arn).get("Long", {}).get("Metadata", {}).get("ProcessingJob"),
+               what="the Long step's job")
+    job_name = wait_until(lambda: (job := step_job(sagemaker, arn, "Long")).get("ProcessingStartTime") and job,
+                          what="the Long step's container running")["ProcessingJobName"]
     sagemaker.stop_pipeline_execution(PipelineExecutionArn=arn)
     desc = wait_execution(sagemaker, arn)
     assert desc["PipelineExecutionStatus"] == "Stopped"
     found = steps_by_name(sagemaker, arn)
     assert found["Long"]["StepStatus"] == "Stopped" and "Never" not in found
+    job = wait_until(lambda: (job := step_job(sagemaker, arn, "Long"))["ProcessingJobStatus"] != "Stopping" and job,
+                     what="the Long step's job to stop")
+    assert job["ProcessingJobStatus"] == "Stopped"
+    client = docker.from_env()
+    try:
+        wait_until(lambda: not client.containers.list(
+            all=True, filters={"label": f"sagemaker-emulator.job={job_name}"}), what="the job's container removed")
+    finally:
+        client.close()
     with pytest.raises(sagemaker.exceptions.ClientError):
         sagemaker.stop_pipeline_execution(PipelineExecutionArn=arn)
 
 
-def test_independent_branches_overlap_in_time(sagemaker, bucket, byo):
-    steps = [processing_step("Left", "sleep 2"), processing_step("Right", "sleep 2")]
+@pytest.mark.docker
+def test_independent_branches_run_their_jobs_at_the_same_time(sagemaker, bucket, byo_image):
+    # Each branch's job announces itself, then waits for the other's: they can only both finish if
+    # they run at the same time (run one after another, the first would wait out its MaxRuntime).
+    marks = f"{bucket}/overlap/{unique('m')}"
+    script = f"{barrier('put', marks + '/$ME')}; {barrier('wait', marks + '/Left', marks + '/Right')}"
+    steps = [processing_step(side, 'eval "$SCRIPT"', environment={"SCRIPT": script, "BARRIER": BARRIER, "ME": side})
+             for side in ("Left", "Right")]
+    for step in steps:
+        step["Arguments"]["StoppingCondition"] = {"MaxRuntimeInSeconds": 120}
     name = create(sagemaker, steps)
     arn = sagemaker.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
-    assert wait_execution(sagemaker, arn)["PipelineExecutionStatus"] == "Succeeded"
-    found = steps_by_name(sagemaker, arn)
-    left, right = found["Left"], found["Right"]
-    assert left["StartTime"] < right["EndTime"] and right["StartTime"] < left["EndTime"]
+    assert wait_execution(sagemaker, arn)["PipelineExecutionStatus"] == "Succeeded", steps_by_name(sagemaker, arn)
+    left, right = step_job(sagemaker, arn, "Left"), step_job(sagemaker, arn, "Right")
+    assert left["ProcessingStartTime"] < right["ProcessingEndTime"]
+    assert right["ProcessingStartTime"] < left["ProcessingEndTime"]
 
 
-def test_parallelism_limit_serialises_steps(sagemaker, bucket, byo):
+@pytest.mark.docker
+def test_parallelism_limit_serialises_steps(sagemaker, bucket, byo_image):
     steps = [processing_step("One", "sleep 1"), processing_step("Two", "sleep 1")]
     name = create(sagemaker, steps, ParallelismConfiguration={"MaxParallelExecutionSteps": 1})
     arn = sagemaker.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
     assert wait_execution(sagemaker, arn)["PipelineExecutionStatus"] == "Succeeded"
-    found = steps_by_name(sagemaker, arn)
-    first, second = sorted(found.values(), key=lambda s: s["StartTime"])
-    assert second["StartTime"] >= first["EndTime"]
+    first, second = sorted((step_job(sagemaker, arn, s) for s in ("One", "Two")),
+                           key=lambda job: job["ProcessingStartTime"])
+    assert second["ProcessingStartTime"] >= first["ProcessingEndTime"]
 
 
-def test_twenty_trivial_steps(sagemaker, bucket, byo):
+def test_twenty_trivial_steps(sagemaker):
     steps = [{"Name": f"Cond{i}", "Type": "Condition", "DependsOn": [f"Cond{i - 1}"] if i else [],
               "Arguments": {"Conditions": [{"Type": "Equals", "LeftValue": i, "RightValue": i}],
                             "IfSteps": [], "ElseSteps": []}} for i in range(20)]
@@ -262,13 +286,8 @@ def test_callback_step_waits_for_send_step_success(sagemaker):
                  "IfSteps": [], "ElseSteps": [{"Name": "Nope", "Type": "Fail", "Arguments": {"ErrorMessage": ""}}]}}]
     name = create(sagemaker, steps)
     arn = sagemaker.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
-    deadline = time.time() + 30
-    token = None
-    while token is None:
-        assert time.time() < deadline
-        token = steps_by_name(sagemaker, arn).get("Approve", {}).get("Metadata", {}).get("Callback", {}).get(
-            "CallbackToken")
-        time.sleep(0.2)
+    token = wait_until(lambda: steps_by_name(sagemaker, arn).get("Approve", {}).get("Metadata", {})
+                       .get("Callback", {}).get("CallbackToken"), what="the callback token")
     assert sagemaker.send_pipeline_execution_step_success(
         CallbackToken=token, OutputParameters=[{"Name": "ok", "Value": "true"}])["PipelineExecutionArn"] == arn
     assert wait_execution(sagemaker, arn)["PipelineExecutionStatus"] == "Succeeded"

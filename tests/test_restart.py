@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
+import docker
 import pytest
 
-from tests.emulator_process import EmulatorProcess
-from tests.jobhelpers import ensure_byo_image, shell_training_job, unique, wait_for
-
-
-@pytest.fixture
-def own_server(tmp_path):
-    proc = EmulatorProcess(data_dir=tmp_path / "data").start()
-    yield proc
-    proc.stop()
+from emulator.testing.waiting import wait_until
+from tests.jobhelpers import BARRIER, barrier, shell_training_job, training, unique, wait_for, wait_until_training
+from tests.pipelinehelpers import definition, processing_step, steps_by_name, wait_execution
 
 
 def test_records_logs_and_objects_survive_restart(own_server):
@@ -45,20 +38,17 @@ def test_records_logs_and_objects_survive_restart(own_server):
 
 
 @pytest.mark.docker
-def test_job_running_across_a_restart_finishes_normally(own_server):
-    ensure_byo_image()
+def test_job_running_across_a_restart_finishes_normally(own_server, byo_image):
     sm = own_server.client("sagemaker")
     own_server.client("s3").create_bucket(Bucket="restart")
     name = unique("across")
-    script = "echo before; sleep 4; echo after; echo done > /opt/ml/model/result"
-    sm.create_training_job(**shell_training_job(name, script, "restart"))
-    deadline = time.time() + 60
-    while sm.describe_training_job(TrainingJobName=name)["SecondaryStatus"] != "Training":
-        assert time.time() < deadline
-        time.sleep(0.2)
+    # The job holds on until the test has restarted the emulator (a marker object), whatever the timing.
+    script = f"echo before; {barrier('wait', 'restart/go')}; echo after; echo done > /opt/ml/model/result"
+    sm.create_training_job(**shell_training_job(name, script, "restart", Environment={"BARRIER": BARRIER}))
+    wait_until_training(sm, name)
     own_server.restart()
-    sm = own_server.client("sagemaker")
-    job = wait_for(lambda: sm.describe_training_job(TrainingJobName=name), "TrainingJobStatus", timeout=120)
+    own_server.client("s3").put_object(Bucket="restart", Key="go", Body=b"")
+    job = training(sm, name, timeout=120)
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     logs = own_server.client("logs")
     stream = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs",
@@ -69,48 +59,43 @@ def test_job_running_across_a_restart_finishes_normally(own_server):
 
 
 @pytest.mark.docker
-def test_job_whose_containers_vanished_is_marked_failed(own_server):
-    ensure_byo_image()
-    import docker
+def test_job_whose_containers_vanished_is_marked_failed(own_server, byo_image):
     sm = own_server.client("sagemaker")
     own_server.client("s3").create_bucket(Bucket="vanish")
     name = unique("vanish")
     sm.create_training_job(**shell_training_job(name, "sleep 60", "vanish"))
-    deadline = time.time() + 60
-    while sm.describe_training_job(TrainingJobName=name)["SecondaryStatus"] != "Training":
-        assert time.time() < deadline
-        time.sleep(0.2)
+    wait_until_training(sm, name)
     own_server.stop()
     client = docker.from_env()
     for c in client.containers.list(all=True, filters={"label": f"sagemaker-emulator.job={name}"}):
         c.remove(force=True)
     own_server.start()
-    sm = own_server.client("sagemaker")
-    job = wait_for(lambda: sm.describe_training_job(TrainingJobName=name), "TrainingJobStatus", timeout=60)
+    job = training(sm, name, timeout=60)
     assert job["TrainingJobStatus"] == "Failed"
     assert "containers no longer exist" in job["FailureReason"]
 
 
 @pytest.mark.docker
-def test_pipeline_execution_resumes_after_restart(own_server):
-    from tests.pipelinehelpers import definition, processing_step, steps_by_name, wait_execution
-    ensure_byo_image()
+def test_pipeline_execution_resumes_after_restart(own_server, byo_image):
     sm = own_server.client("sagemaker")
-    steps = [processing_step("Slow", "sleep 4; echo slow"), processing_step("Next", "echo next", depends_on=["Slow"])]
+    own_server.client("s3").create_bucket(Bucket="resume")
+    slow = f"echo slow; {barrier('wait', 'resume/go')}"
+    steps = [processing_step("Slow", 'eval "$SCRIPT"', environment={"SCRIPT": slow, "BARRIER": BARRIER}),
+             processing_step("Next", "echo next", depends_on=["Slow"])]
     sm.create_pipeline(PipelineName="resume", RoleArn="arn:aws:iam::000000000000:role/R",
                        PipelineDefinition=definition(steps))
     arn = sm.start_pipeline_execution(PipelineName="resume")["PipelineExecutionArn"]
-    deadline = time.time() + 60
-    while steps_by_name(sm, arn).get("Slow", {}).get("StepStatus") != "Executing":
-        assert time.time() < deadline
-        time.sleep(0.2)
-    time.sleep(1)
+    job_arn = wait_until(lambda: steps_by_name(sm, arn).get("Slow", {}).get("Metadata", {}).get("ProcessingJob"),
+                         what="the Slow step's job")["Arn"]
+    job_name = job_arn.rsplit("/", 1)[-1]
+    wait_until(lambda: sm.describe_processing_job(ProcessingJobName=job_name).get("ProcessingStartTime"),
+               what="the Slow step's container running")
     own_server.restart()
-    sm = own_server.client("sagemaker")
+    own_server.client("s3").put_object(Bucket="resume", Key="go", Body=b"")
     desc = wait_execution(sm, arn, timeout=120)
     found = steps_by_name(sm, arn)
     assert desc["PipelineExecutionStatus"] == "Succeeded", found
     assert [found["Slow"]["StepStatus"], found["Next"]["StepStatus"]] == ["Succeeded", "Succeeded"]
     # The step kept its original job: no second job was started for it.
     jobs = sm.list_processing_jobs(NameContains=f"pipelines-{arn.rsplit('/', 1)[-1]}-Slow")
-    assert len(jobs["ProcessingJobSummaries"]) == 1
+    assert [j["ProcessingJobName"].lower() for j in jobs["ProcessingJobSummaries"]] == [job_name]  # ARNs: lower

@@ -24,7 +24,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from tests.emulator_process import EmulatorProcess
+from emulator.testing.waiting import wait_until
 
 MiB = 1024 * 1024
 
@@ -673,12 +673,11 @@ def test_streamed_upload_keeps_server_memory_low(server, bucket):
 
 
 @pytest.fixture(scope="module")
-def private_server(tmp_path_factory):
+def private_server(sagemaker_emulator_factory):
     """Its own server: restart and reset must not disturb the session server other tests share."""
-    proc = EmulatorProcess(data_dir=tmp_path_factory.mktemp("s3-restart") / "data",
-                           env={"SAGEMAKER_EMULATOR_RUN_JOBS": "0"}).start()
-    yield proc
-    proc.stop()
+    emulator = sagemaker_emulator_factory(name="s3-restart", env={"SAGEMAKER_EMULATOR_RUN_JOBS": "0"})
+    yield emulator
+    emulator.stop()
 
 
 def test_objects_survive_a_restart_byte_identical(private_server, tmp_path):
@@ -745,15 +744,12 @@ def test_interrupted_upload_leaves_the_previous_version_and_no_temp_file(server,
 
     s3.put_object(Bucket=bucket, Key="atomic", Body=b"version one")
     url = urlparse(server.endpoint)
+    tmp_dir = Path(server.data_dir) / "s3" / "tmp"
     with socket.create_connection((url.hostname, url.port)) as sock:
         sock.sendall(f"PUT /{bucket}/atomic HTTP/1.1\r\nHost: {url.netloc}\r\n"
                      f"Content-Length: {4 * MiB}\r\n\r\n".encode() + b"x" * MiB)
-        time.sleep(0.3)
-    tmp_dir = Path(server.data_dir) / "s3" / "tmp"
-    deadline = time.time() + 10
-    while any(tmp_dir.iterdir()) and time.time() < deadline:
-        time.sleep(0.1)
-    assert not any(tmp_dir.iterdir())
+        wait_until(lambda: any(tmp_dir.iterdir()), timeout=30, what="the upload's temp file")  # it has begun
+    wait_until(lambda: not any(tmp_dir.iterdir()), timeout=30, what="the temp file removed")
     got = s3.get_object(Bucket=bucket, Key="atomic")
     assert got["Body"].read() == b"version one"
 

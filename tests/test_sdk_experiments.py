@@ -10,14 +10,15 @@ import types
 import boto3
 import numpy as np
 import pytest
-
-from tests.emulator_process import CREDENTIALS, REGION
-
-sagemaker = pytest.importorskip("sagemaker")
+import sagemaker
 from sagemaker.analytics import ExperimentAnalytics
 from sagemaker.experiments import Experiment, list_runs, load_run
 from sagemaker.experiments.run import Run
 from sagemaker.model_metrics import MetricsSource, ModelMetrics
+
+from emulator.testing.sdk import sdk_environment
+
+pytestmark = pytest.mark.own_emulator  # the tests reset it and list what the SDK created
 
 BUCKET = "sdk-experiments-bucket"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
@@ -27,19 +28,8 @@ ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
 @pytest.fixture
 def session(server, tmp_path, monkeypatch):
     server.reset()
-    config = tmp_path / "sagemaker-config.yaml"
-    config.write_text(
-        "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n"
-    )
-    for key, value in {
-        "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config),
-        "AWS_ENDPOINT_URL": server.endpoint,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(key, value)
-    boto_session = boto3.Session(region_name=REGION, **CREDENTIALS)
+    sdk_environment(monkeypatch, server, tmp_path)
+    boto_session = boto3.Session(region_name=server.region, aws_access_key_id="test", aws_secret_access_key="test")
     return sagemaker.Session(
         boto_session=boto_session,
         default_bucket=BUCKET,

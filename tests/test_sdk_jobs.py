@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import io
-import tarfile
 import textwrap
 
 import pytest
 
-from tests.jobhelpers import ROLE, ensure_byo_image, unique
-from tests.sdk_session import sdk_environment, sdk_session
+from tests.jobhelpers import ROLE, ensure_byo_image, read_tar
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -17,11 +14,9 @@ SKLEARN_VERSION = "1.2-1"
 
 
 @pytest.fixture
-def session(server, monkeypatch, tmp_path):
-    sdk_environment(monkeypatch, server, tmp_path)
-    bucket = unique("sdk")
-    server.client("s3").create_bucket(Bucket=bucket)
-    return sdk_session(server, bucket)
+def session(sagemaker_session):
+    """The plugin's SDK session on the shared emulator, with a fresh default bucket."""
+    return sagemaker_session
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +28,6 @@ def sklearn_image():
 def sklearn_uri() -> str:
     from sagemaker import image_uris
     return image_uris.retrieve("sklearn", "us-east-1", version=SKLEARN_VERSION)
-
-
-def read_tar(session, uri: str) -> dict[str, bytes]:
-    bucket, key = uri[5:].split("/", 1)
-    body = session.boto_session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
 
 
 def write(path, text: str):
@@ -123,7 +111,7 @@ def test_estimator_with_image_uri_fit(session, tmp_path):
         hyperparameters={"num_round": 5})
     estimator.fit({"train": TrainingInput(f"s3://{session.default_bucket()}/data/train", content_type="text/csv")},
                   wait=True, logs=True)
-    assert read_tar(session, estimator.model_data) == {"train.csv": b"1,2\n"}
+    assert read_tar(session.boto_session.client("s3"), estimator.model_data) == {"train.csv": b"1,2\n"}
 
 
 def test_sklearn_script_mode_training(session, sklearn_image, tmp_path):
@@ -160,7 +148,7 @@ def test_sklearn_script_mode_training(session, sklearn_image, tmp_path):
     desc = estimator.latest_training_job.describe()
     assert desc["TrainingJobStatus"] == "Completed"
     assert desc["FinalMetricDataList"][0]["MetricName"] == "train:accuracy"
-    files = read_tar(session, estimator.model_data)
+    files = read_tar(session.boto_session.client("s3"), estimator.model_data)
     assert "model.joblib" in files
     import json
     info = json.loads(files["info.json"])

@@ -9,8 +9,8 @@ import textwrap
 
 import pytest
 
+from emulator.testing.sdk import sdk_environment, sdk_session
 from tests.jobhelpers import ROLE, ensure_byo_image, unique
-from tests.sdk_session import sdk_environment
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -25,14 +25,10 @@ EVALUATE = """
 
 @pytest.fixture
 def pipeline_session(server, monkeypatch, tmp_path):
-    import boto3
-    from sagemaker.workflow.pipeline_context import PipelineSession
     sdk_environment(monkeypatch, server, tmp_path)
     bucket = unique("sdkpipe")
     server.client("s3").create_bucket(Bucket=bucket)
-    boto_session = boto3.Session(region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
-    return PipelineSession(boto_session=boto_session, default_bucket=bucket,
-                           sagemaker_client=boto_session.client("sagemaker", endpoint_url=server.endpoint))
+    return sdk_session(server, bucket, pipeline=True)
 
 
 def build(session, tmp_path, name: str):

@@ -6,9 +6,12 @@ SDK v2 and v3 cannot share a virtualenv, so v3 lives in its own venv (created on
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,16 +24,41 @@ SDK3 = "sagemaker==3.27.0"
 VENV = Path(os.environ.get("SAGEMAKER_EMULATOR_SDK3_VENV",
                            Path.home() / ".cache" / "sagemaker-emulator" / "venv-sdk3"))
 HERE = Path(__file__).parent
+# Below pytest's own timeout (pyproject: 900 s, fixture set-up included), so that a slow or hanging
+# install fails here with pip's output instead of being killed without it.
+INSTALL_TIMEOUT = 600
 
 
 @pytest.fixture(scope="session")
 def sdk3_python() -> str:
+    """The v3 SDK's interpreter: a venv created once and cached; built in a temporary directory and
+    renamed into place, under a file lock, so that parallel workers and interrupted runs never see
+    half an install."""
     python = VENV / "bin" / "python"
     marker = VENV / f".installed-{SDK3}"
-    if not marker.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", SDK3], check=True, timeout=1500)
-        marker.touch()
+    VENV.parent.mkdir(parents=True, exist_ok=True)
+    with open(VENV.parent / f".{VENV.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not marker.exists():
+            build = Path(tempfile.mkdtemp(prefix=f".{VENV.name}-", dir=VENV.parent))
+            try:
+                subprocess.run([sys.executable, "-m", "venv", str(build)], check=True, capture_output=True)
+                install = subprocess.run([str(build / "bin" / "python"), "-m", "pip", "install", "-q", SDK3],
+                                         capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
+            except subprocess.TimeoutExpired as exc:
+                shutil.rmtree(build, ignore_errors=True)
+                pytest.fail(f"installing {SDK3} into a venv took more than {INSTALL_TIMEOUT} s; create it once by "
+                            f"hand: python3 -m venv {VENV} && {python} -m pip install {SDK3} && touch {marker}\n"
+                            f"{(exc.stderr or b'')[-3000:]!r}", pytrace=False)
+            if install.returncode != 0:
+                shutil.rmtree(build, ignore_errors=True)
+                pytest.fail(f"pip could not install {SDK3} (exit {install.returncode}):\n{install.stderr[-3000:]}",
+                            pytrace=False)
+            # Only bin/python is used, and it finds its venv from the pyvenv.cfg beside it: the renamed
+            # venv works (the console scripts' shebangs would not, and are not needed).
+            shutil.rmtree(VENV, ignore_errors=True)
+            build.rename(VENV)
+            marker.touch()
     return str(python)
 
 

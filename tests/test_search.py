@@ -9,9 +9,9 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from emulator.config import Settings
 from emulator.core import experiments, search
-from emulator.core.services import Services
+
+pytestmark = pytest.mark.own_emulator  # it resets it and searches everything in it
 
 
 @pytest.fixture(scope="module")
@@ -255,13 +255,6 @@ def test_model_registry_resources(server):
 
 
 # --- job and pipeline records, written by the jobs and pipelines code ----------------------------
-
-
-@pytest.fixture
-def services(tmp_path):
-    svc = Services(Settings(data_dir=tmp_path / "data", run_jobs=False))
-    yield svc
-    svc.shutdown()
 
 
 def _job(name: str, lr: str, rmse: float, channels: list[tuple[str, str]], status: str = "Completed") -> dict:

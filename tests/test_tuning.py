@@ -23,19 +23,13 @@ from emulator.core import jobs, tuning
 from emulator.core.jobs import TRAINING
 from emulator.core.services import Services
 from emulator.server import start_runtime
-from tests.jobhelpers import ROLE, ensure_byo_image, unique
+from emulator.testing.waiting import wait_for_status, wait_until
+from tests.jobhelpers import BARRIER, ROLE, barrier, ensure_byo_image, unique
 
 METRIC_REGEX = r"score=([-+0-9.eE]+)"
 
 
 # --- in-process: helpers ---------------------------------------------------------------------------
-
-@pytest.fixture
-def services(tmp_path):
-    svc = Services(Settings(data_dir=tmp_path / "data", run_jobs=False))
-    start_runtime(svc)
-    yield svc
-    svc.shutdown()
 
 
 def definition(**extra) -> dict:
@@ -80,8 +74,7 @@ def play(services, name, *, fn=score, fail=lambda hp: False, keep_running=0, tim
          until=("Completed", "Failed", "Stopped"), on_tick=None) -> dict:
     """Act as the training containers: finish every InProgress job of the tuning job (at most
     `keep_running` left running) and stop Stopping ones, until the tuning job reaches `until`."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    def tick() -> dict | None:
         body = tuning.describe_tuning_job(services, name)
         if body["HyperParameterTuningJobStatus"] in until:
             return body
@@ -100,8 +93,8 @@ def play(services, name, *, fn=score, fail=lambda hp: False, keep_running=0, tim
         for job in mine:
             if job["TrainingJobStatus"] == "Stopping":
                 jobs.finish_job(services, TRAINING, job["TrainingJobName"], "Stopped")
-        time.sleep(0.02)
-    raise AssertionError(f"tuning job {name} still {body['HyperParameterTuningJobStatus']} after {timeout} s")
+        return None
+    return wait_until(tick, timeout=timeout, interval=0.02, what=f"tuning job {name} in {until}")
 
 
 def summaries(services, name, **req) -> list[dict]:
@@ -113,15 +106,6 @@ def summaries(services, name, **req) -> list[dict]:
         out += page
         if not token:
             return out
-
-
-def wait_until(predicate, timeout=10.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not reached")
 
 
 # --- in-process: behaviour -----------------------------------------------------------------------
@@ -187,7 +171,6 @@ def test_scaling_types_stay_in_range_and_follow_their_scale():
 
 
 def test_bayesian_search_converges_with_optuna(services):
-    pytest.importorskip("optuna")
     late = {}
     for strategy in ("Bayesian", "Random"):
         name = strategy.lower()
@@ -238,8 +221,7 @@ def test_parallelism_limit_is_respected(services):
     running = lambda: [j for j in services.records.list("TrainingJob")
                        if j["TrainingJobStatus"] == "InProgress"]
     wait_until(lambda: len(running()) == 3)
-    time.sleep(0.3)
-    assert len(running()) == 3 and len(services.records.list("TrainingJob")) == 3
+    assert len(services.records.list("TrainingJob")) == 3
     peak = []
     desc = play(services, "par", on_tick=lambda: peak.append(len(running())))
     assert max(peak) <= 3
@@ -492,11 +474,11 @@ TUNING_IMAGE = "smemu-test-tuning:latest"
 
 
 @pytest.fixture(scope="module")
-def tuning_image():
+def tuning_image(byo_image):
     """The bring-your-own image plus a `train` program that runs $TRAIN_SCRIPT (tuning jobs cannot set
     a ContainerEntrypoint: HyperParameterAlgorithmSpecification has none)."""
     import docker
-    base = ensure_byo_image()
+    base = byo_image
     dockerfile = (f"FROM {base}\n"
                   "RUN printf '#!/bin/sh\\nexec sh -c \"$TRAIN_SCRIPT\"\\n' > /usr/local/bin/train "
                   "&& chmod +x /usr/local/bin/train\n")
@@ -538,13 +520,8 @@ def live_config(strategy: str, max_jobs: int, parallel: int, **extra) -> dict:
 
 def wait_tuning(sagemaker, name: str, timeout: float = 300,
                 statuses=("Completed", "Failed", "Stopped")) -> dict:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        desc = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
-        if desc["HyperParameterTuningJobStatus"] in statuses:
-            return desc
-        time.sleep(0.5)
-    raise AssertionError(f"tuning job {name} still {desc['HyperParameterTuningJobStatus']} after {timeout} s")
+    return wait_for_status(lambda: sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name),
+                           "HyperParameterTuningJobStatus", timeout=timeout, statuses=statuses, interval=0.5)
 
 
 @pytest.fixture(scope="module")
@@ -595,7 +572,6 @@ def test_random_tuning_job_runs_containers_in_parallel(server, sagemaker, bucket
 
 @pytest.mark.docker
 def test_bayesian_tuning_job_and_stop(server, sagemaker, bucket, tuning_image):
-    pytest.importorskip("optuna")
     name = unique("bay")
     sagemaker.create_hyper_parameter_tuning_job(
         HyperParameterTuningJobName=name, HyperParameterTuningJobConfig=live_config("Bayesian", 3, 2),
@@ -611,15 +587,12 @@ def test_bayesian_tuning_job_and_stop(server, sagemaker, bucket, tuning_image):
     sagemaker.create_hyper_parameter_tuning_job(
         HyperParameterTuningJobName=slow, HyperParameterTuningJobConfig=live_config("Random", 6, 2),
         TrainingJobDefinition=live_definition(tuning_image, bucket, "sleep 120"))
-    deadline = time.time() + 120
-    while True:
+    def both_training() -> bool:
         running = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
             HyperParameterTuningJobName=slow)["TrainingJobSummaries"]
         started = [sagemaker.describe_training_job(TrainingJobName=s["TrainingJobName"]) for s in running]
-        if len(started) == 2 and all(j["SecondaryStatus"] == "Training" for j in started):
-            break
-        assert time.time() < deadline, started
-        time.sleep(0.5)
+        return len(started) == 2 and all(j["SecondaryStatus"] == "Training" for j in started)
+    wait_until(both_training, timeout=120, interval=0.5, what="two training jobs running")
     sagemaker.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=slow)
     desc = wait_tuning(sagemaker, slow, timeout=120)
     assert desc["HyperParameterTuningJobStatus"] == "Stopped"
@@ -664,15 +637,12 @@ def test_tuning_step_in_a_pipeline(server, sagemaker, bucket, tuning_image):
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_sdk_hyperparameter_tuner(server, monkeypatch, tmp_path, tuning_image):
+def test_sdk_hyperparameter_tuner(sagemaker_session, tuning_image):
     from sagemaker.estimator import Estimator
     from sagemaker.tuner import ContinuousParameter, HyperparameterTuner, IntegerParameter
 
-    from tests.sdk_session import sdk_environment, sdk_session
-    sdk_environment(monkeypatch, server, tmp_path)
-    bucket = unique("sdk-tune")
-    server.client("s3").create_bucket(Bucket=bucket)
-    session = sdk_session(server, bucket)
+    session = sagemaker_session
+    bucket = session.default_bucket()
     estimator = Estimator(image_uri=tuning_image, role=ROLE, instance_count=1, instance_type="ml.m5.large",
                           output_path=f"s3://{bucket}/out", sagemaker_session=session,
                           environment={"TRAIN_SCRIPT": score_script(SCORE)}, hyperparameters={"static": 1})
@@ -700,7 +670,6 @@ def test_sdk_hyperparameter_tuner(server, monkeypatch, tmp_path, tuning_image):
 @pytest.mark.slow
 def test_sdk_tuning_step_pipeline(server, monkeypatch, tmp_path, tuning_image):
     """A TuningStep as the SDK builds it: BestTrainingJob and get_top_model_s3_uri downstream."""
-    import boto3
     from sagemaker.estimator import Estimator
     from sagemaker.tuner import ContinuousParameter, HyperparameterTuner, IntegerParameter
     from sagemaker.workflow.condition_step import ConditionStep
@@ -708,18 +677,14 @@ def test_sdk_tuning_step_pipeline(server, monkeypatch, tmp_path, tuning_image):
     from sagemaker.workflow.fail_step import FailStep
     from sagemaker.workflow.functions import Join
     from sagemaker.workflow.pipeline import Pipeline
-    from sagemaker.workflow.pipeline_context import PipelineSession
     from sagemaker.workflow.steps import TuningStep
 
+    from emulator.testing.sdk import sdk_environment, sdk_session
     from tests.pipelinehelpers import steps_by_name, wait_execution
-    from tests.sdk_session import sdk_environment
     sdk_environment(monkeypatch, server, tmp_path)
     bucket = unique("sdk-tune-pipe")
     server.client("s3").create_bucket(Bucket=bucket)
-    boto_session = boto3.Session(region_name="us-east-1", aws_access_key_id="test",
-                                 aws_secret_access_key="test")
-    session = PipelineSession(boto_session=boto_session, default_bucket=bucket,
-                              sagemaker_client=boto_session.client("sagemaker", endpoint_url=server.endpoint))
+    session = sdk_session(server, bucket, pipeline=True)
     estimator = Estimator(image_uri=tuning_image, role=ROLE, instance_count=1, instance_type="ml.m5.large",
                           output_path=f"s3://{bucket}/out", sagemaker_session=session,
                           environment={"TRAIN_SCRIPT": score_script(SCORE)})
@@ -748,41 +713,69 @@ def test_sdk_tuning_step_pipeline(server, monkeypatch, tmp_path, tuning_image):
     assert found["Report"]["FailureReason"] == f"{best['TrainingJobName']} {model['S3ModelArtifacts']}"
 
 
-def _resume_wired() -> bool:
-    import inspect
+def gated_definition(tuning_image: str, bucket: str, gate: str) -> dict:
+    """Training jobs that report their score only once the object `gate` exists in S3."""
+    definition = live_definition(tuning_image, bucket, f"{barrier('wait', gate)}; {score_script(SCORE)}")
+    definition["Environment"]["BARRIER"] = BARRIER
+    return definition
 
-    import emulator.server
-    return "tuning" in inspect.getsource(emulator.server)
+
+def first_job_training(sagemaker, tuning_name: str) -> str:
+    def probe() -> str | None:
+        listed = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName=tuning_name)["TrainingJobSummaries"]
+        if listed and sagemaker.describe_training_job(
+                TrainingJobName=listed[0]["TrainingJobName"])["SecondaryStatus"] == "Training":
+            return listed[0]["TrainingJobName"]
+        return None
+    return wait_until(probe, timeout=120, interval=0.3, what=f"the first training job of {tuning_name} running")
 
 
 @pytest.mark.docker
-@pytest.mark.skipif(not _resume_wired(), reason="emulator.server does not call tuning.resume_all yet")
-def test_tuning_job_continues_across_a_restart(tmp_path, tuning_image):
-    from tests.emulator_process import EmulatorProcess
-    proc = EmulatorProcess(data_dir=tmp_path / "data").start()
-    try:
-        sagemaker = proc.client("sagemaker")
-        proc.client("s3").create_bucket(Bucket="tune-restart")
-        name = unique("across")
-        sagemaker.create_hyper_parameter_tuning_job(
-            HyperParameterTuningJobName=name, HyperParameterTuningJobConfig=live_config("Random", 3, 1),
-            TrainingJobDefinition=live_definition(tuning_image, "tune-restart", score_script(SCORE, sleep=4)))
-        deadline = time.time() + 120
-        while True:
-            listed = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
-                HyperParameterTuningJobName=name)["TrainingJobSummaries"]
-            if listed and sagemaker.describe_training_job(
-                    TrainingJobName=listed[0]["TrainingJobName"])["SecondaryStatus"] == "Training":
-                break
-            assert time.time() < deadline
-            time.sleep(0.3)
-        proc.restart()
-        sagemaker = proc.client("sagemaker")
-        desc = wait_tuning(sagemaker, name)
-        assert desc["HyperParameterTuningJobStatus"] == "Completed", desc.get("FailureReason")
-        assert desc["TrainingJobStatusCounters"]["Completed"] == 3
-        names = [s["TrainingJobName"] for s in sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
-            HyperParameterTuningJobName=name)["TrainingJobSummaries"]]
-        assert [n.split("-")[-2] for n in names] == ["001", "002", "003"]
-    finally:
-        proc.stop()
+def test_in_progress_tuning_job_continues_after_the_server_is_killed(own_server, tuning_image):
+    sagemaker = own_server.client("sagemaker")
+    own_server.client("s3").create_bucket(Bucket="tune-kill")
+    name = unique("across")
+    sagemaker.create_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name, HyperParameterTuningJobConfig=live_config("Random", 3, 1),
+        TrainingJobDefinition=gated_definition(tuning_image, "tune-kill", "tune-kill/gate"))
+    first = first_job_training(sagemaker, name)
+    assert sagemaker.describe_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name)["HyperParameterTuningJobStatus"] == "InProgress"
+    own_server.restart(kill=True)  # kill -9: no shutdown hook runs
+    own_server.client("s3").put_object(Bucket="tune-kill", Key="gate", Body=b"")
+    desc = wait_tuning(sagemaker, name)
+    assert desc["HyperParameterTuningJobStatus"] == "Completed", desc.get("FailureReason")
+    assert desc["TrainingJobStatusCounters"]["Completed"] == 3
+    names = [s["TrainingJobName"] for s in sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name)["TrainingJobSummaries"]]
+    assert [n.split("-")[-2] for n in names] == ["001", "002", "003"] and first in names
+    # Nothing ran twice: the running job was re-attached, not started again under a new name.
+    assert len(sagemaker.list_training_jobs(NameContains=name, MaxResults=100)["TrainingJobSummaries"]) == 3
+
+
+@pytest.mark.docker
+def test_pipeline_tuning_step_resumes_its_job_after_the_server_is_killed(own_server, tuning_image):
+    from tests.pipelinehelpers import definition as pipeline_definition
+    from tests.pipelinehelpers import steps_by_name, wait_execution
+    sagemaker = own_server.client("sagemaker")
+    own_server.client("s3").create_bucket(Bucket="tune-step-kill")
+    tune = {"Name": "T", "Type": "Tuning", "Arguments": {
+        "HyperParameterTuningJobConfig": live_config("Random", 2, 1),
+        "TrainingJobDefinition": gated_definition(tuning_image, "tune-step-kill", "tune-step-kill/gate")}}
+    sagemaker.create_pipeline(PipelineName="tune-kill", RoleArn=ROLE,
+                              PipelineDefinition=pipeline_definition([tune]))
+    arn = sagemaker.start_pipeline_execution(PipelineName="tune-kill")["PipelineExecutionArn"]
+    tuning_arn = wait_until(lambda: steps_by_name(sagemaker, arn).get("T", {}).get("Metadata", {}).get("TuningJob"),
+                            what="the step's tuning job")["Arn"]
+    tuning_name = tuning_arn.rsplit("/", 1)[-1]
+    first_job_training(sagemaker, tuning_name)
+    own_server.restart(kill=True)
+    own_server.client("s3").put_object(Bucket="tune-step-kill", Key="gate", Body=b"")
+    desc = wait_execution(sagemaker, arn, timeout=300)
+    step = steps_by_name(sagemaker, arn)["T"]
+    assert desc["PipelineExecutionStatus"] == "Succeeded", step.get("FailureReason")
+    assert step["Metadata"]["TuningJob"]["Arn"] == tuning_arn  # the same tuning job, not a second one
+    listed = sagemaker.list_hyper_parameter_tuning_jobs(MaxResults=100)["HyperParameterTuningJobSummaries"]
+    assert [s["HyperParameterTuningJobName"].lower() for s in listed] == [tuning_name]  # ARNs: lower case
+    assert listed[0]["TrainingJobStatusCounters"]["Completed"] == 2

@@ -27,6 +27,7 @@ from emulator.pipelines import cache
 from emulator.pipelines.definition import Definition
 from emulator.pipelines.expressions import ExpressionError, Scope, evaluate, iso_time, stringify
 from emulator.pipelines.graph import Plan, plan, pruned_by_condition
+from emulator.pipelines.retry import RETRYABLE_TYPES, matching_policy, retry_delay
 from emulator.pipelines.steps import StepFailed, StepResult, step_type
 from emulator.runtime.controllers.base import Controller, Requeue
 from emulator.runtime.controllers.queue import Key
@@ -34,8 +35,6 @@ from emulator.runtime.controllers.queue import Key
 log = logging.getLogger(__name__)
 
 EXECUTION_FAILURE = "Step failure: One or multiple steps failed."
-RETRYABLE_TYPES = {"Processing", "Training", "Tuning", "AutoML", "Model", "CreateModel", "RegisterModel",
-                   "Transform"}
 RUNNING = ("Starting", "Executing", "Stopping")
 # Per-attempt state, dropped when a step is retried.
 ATTEMPT_STATE = ("_job", "_callback", "_callback_outcome", "_cache_key")
@@ -269,21 +268,9 @@ class ExecutionController(Controller):
             return None
         attempt = state.get("AttemptCount", 1)
         started = state.get("StartTime") or time.time()
-        aliases = {failure.exception_type}
-        if failure.exception_type == "SageMaker.CAPACITY_ERROR":
-            aliases.add("SageMaker.JOB_CAPACITY_ERROR")
-        for policy in step.raw.get("RetryPolicies") or []:
-            if not aliases & set(policy.get("ExceptionType") or []):
-                continue
-            interval = float(policy.get("IntervalSeconds", 1))
-            backoff = float(policy.get("BackoffRate", 2.0))
-            delay = interval * backoff ** (attempt - 1)
-            if "ExpireAfterMin" in policy:
-                if time.time() + delay - started > float(policy["ExpireAfterMin"]) * 60:
-                    return None
-            elif attempt > int(policy.get("MaxAttempts", 5)):
-                return None
-            return delay
+        policy = matching_policy(step.raw.get("RetryPolicies"), failure.exception_type)
+        if policy is not None:
+            return retry_delay(policy, attempt, time.time() - started)
         kind = failure.exception_type.split(".", 1)[-1]
         failure.reason = (f"{failure.reason}\nRetry not appropriate on execution of step with PipelineExecutionArn "
                           f"{ctx.arn} and StepId {step.name}. No retry policy configured for the exception type "

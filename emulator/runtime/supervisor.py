@@ -29,14 +29,33 @@ class JobFailure(Exception):
     """Ends a job as Failed with this FailureReason."""
 
 
+def instance_id(data_dir: Path) -> str:
+    """The value of the `sagemaker-emulator` label on the containers and networks of the emulator
+    whose data dir this is."""
+    return hashlib.sha1(str(data_dir).encode()).hexdigest()[:10]
+
+
+def remove_containers(data_dir: Path) -> int:
+    """Remove every container and network of the emulator with this data dir (for test teardown:
+    a stopped emulator otherwise leaves running jobs to re-attach on its next start)."""
+    backend, labels = DockerBackend(), {LABEL: instance_id(Path(data_dir).resolve())}
+    found = backend.find(labels)
+    for container in found:
+        backend.remove(container.id)
+    for network in backend.find_networks(labels):
+        backend.remove_network(network)
+    return len(found)
+
+
 class Runtime:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.backend = DockerBackend()
         # Containers are labelled with a hash of the data dir, so two emulators on one engine
         # never adopt each other's containers.
-        self.instance_id = hashlib.sha1(str(services.settings.data_dir).encode()).hexdigest()[:10]
-        self.container_prefix = f"smemu-{self.instance_id[:6]}"
+        self.instance_id = instance_id(services.settings.data_dir)
+        tag = services.settings.name_tag
+        self.container_prefix = f"smemu-{tag + '-' if tag else ''}{self.instance_id[:6]}"
         self.keep_job_dirs = services.settings.keep_job_dirs
         self.logs = LogWriter(services)
         self._proxy = None

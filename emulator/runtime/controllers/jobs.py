@@ -140,6 +140,9 @@ class JobController(Controller):
         if containers:
             run = JobRun(self.runtime, contract, job, wake=lambda: self.enqueue(key))
             log.info("adopting %s %s (%d containers)", kind.kind, key[1], len(containers))
+            # Their AWS_ENDPOINT_URL names the forwarder the previous run of the emulator started:
+            # bring it back up (on the same port) before they need it, or they lose the emulator.
+            self.runtime.container_endpoint()
             run.adopt(containers)
             self.runs[key] = run
             if not jobs.started(kind, job):  # every container had started: only the record lagged
