@@ -34,8 +34,10 @@ def serve(args: argparse.Namespace) -> int:
     print(f"Point clients at it:  export AWS_ENDPOINT_URL={url}", flush=True)
     if settings.tls:
         print(f"Self-signed certificate: {ssl['ssl_certfile']} (use AWS_CA_BUNDLE or verify=False)", flush=True)
+    from emulator.http_limits import limited_protocol
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level,
-                access_log=args.access_log, timeout_keep_alive=30, **ssl)
+                access_log=args.access_log, timeout_keep_alive=30, http=limited_protocol(settings.client_timeout),
+                **ssl)
     return 0
 
 

@@ -77,7 +77,8 @@ class EmulatorProcess:
         self.start()
 
     def reset(self) -> None:
-        requests.post(f"{self.endpoint}/_emulator/reset", timeout=60, verify=False).raise_for_status()
+        # A JSON request: the emulator refuses state-changing calls a cross-site browser form could send.
+        requests.post(f"{self.endpoint}/_emulator/reset", json={}, timeout=60, verify=False).raise_for_status()
 
     def client(self, service: str, **config):
         return boto3.session.Session(region_name=REGION, **CREDENTIALS).client(

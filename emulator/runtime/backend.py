@@ -26,12 +26,20 @@ class ContainerSpec:
     entrypoint: list[str] | None = None
     command: list[str] | None = None
     network: str | None = None          # a network name; None = the default bridge
+    extra_networks: list[str] = field(default_factory=list)  # also connected to these before start
     network_disabled: bool = False      # EnableNetworkIsolation on a single host
     cpus: float | None = None
     memory_bytes: int | None = None
     aliases: list[str] = field(default_factory=list)
     # An init process as PID 1 forwards SIGTERM: `train` entry points ignore it when they are PID 1.
     init: bool = True
+    pids_limit: int = 4096
+
+
+@dataclass
+class NetworkAddress:
+    gateway: str    # the host's address on the network
+    subnet: str     # CIDR of the containers' addresses
 
 
 @dataclass
@@ -44,6 +52,7 @@ class ContainerState:
 
 class Backend(Protocol):
     def create_network(self, name: str, *, internal: bool, labels: dict[str, str]) -> None: ...
+    def ensure_network(self, name: str, *, labels: dict[str, str]) -> NetworkAddress | None: ...
     def remove_network(self, name: str) -> None: ...
     def start(self, spec: ContainerSpec) -> str: ...
     def logs(self, container_id: str, since: float | None = None) -> Iterator[tuple[float, str]]: ...

@@ -1,14 +1,18 @@
 """A TCP forwarder that lets job containers reach the emulator.
 
 The emulator listens on loopback by default, which containers cannot reach. Rather than widen the
-server's bind address, the runtime listens on the Docker bridge's gateway address (a host-local
-interface, not the outside network) and pipes bytes to the real server. Containers then get
-AWS_ENDPOINT_URL=http://<gateway>:<port>, so boto3 inside a job talks to this emulator.
+server's bind address, the runtime listens on the gateway address of the Docker network it creates
+for its jobs (a host-local interface, not the outside network) and pipes bytes to the real server.
+Containers then get AWS_ENDPOINT_URL=http://<gateway>:<port>, so boto3 inside a job talks to this
+emulator. Linux accepts packets for any local address on any interface, so binding to the gateway
+alone would let every container on the host in: connections from outside the jobs network's subnet
+are closed unanswered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import threading
 
@@ -16,8 +20,10 @@ log = logging.getLogger(__name__)
 
 
 class EndpointProxy:
-    def __init__(self, listen_host: str, target_host: str, target_port: int) -> None:
+    def __init__(self, listen_host: str, target_host: str, target_port: int, *,
+                 allowed_subnets: list[str]) -> None:
         self.listen_host = listen_host
+        self.allowed = [ipaddress.ip_network(s) for s in allowed_subnets]
         self.target = (target_host, target_port)
         self.port: int | None = None
         self._loop = asyncio.new_event_loop()
@@ -47,7 +53,19 @@ class EndpointProxy:
             self._error = None
             self._loop.run_forever()
 
+    def admits(self, peer: str) -> bool:
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        return any(address in subnet for subnet in self.allowed)
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = (writer.get_extra_info("peername") or ("",))[0]
+        if not self.admits(peer):
+            log.warning("refused a connection to the job endpoint from %s (not on the jobs network)", peer)
+            writer.close()
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:

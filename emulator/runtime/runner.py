@@ -7,7 +7,6 @@ containers it finds by label. Every status change goes through emulator.core.job
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import threading
 import time
@@ -100,6 +99,8 @@ class JobRun:
             self._complete(codes)
         except JobFailure as failure:
             self._fail(str(failure))
+        except staging.PlantedLink as err:
+            self._fail(f"AlgorithmError: {err}")
         except StagingError as err:
             self._fail(f"ClientError: {err}")
         except Exception as exc:  # noqa: BLE001 - never leave a job InProgress
@@ -139,18 +140,30 @@ class JobRun:
         epoch = int(time.time())
         for host in self.hosts:
             host.stream = f"{self.name}/{host.name}-{epoch}"
+            environment = self._environment(host)
+            network, extra_networks = self._networks()
             spec = ContainerSpec(
                 name=f"{self.rt.container_prefix}-{self.kind.prefix.lower()}-{self.name}-{host.name}",
-                image=image, hostname=host.name, environment=self._environment(host),
+                image=image, hostname=host.name, environment=environment,
                 labels={LABEL: self.rt.instance_id, f"{LABEL}.kind": self.kind.kind,
                         f"{LABEL}.job": self.name, f"{LABEL}.host": host.name, f"{LABEL}.stream": host.stream},
-                mounts=host.mounts, network=self.network, network_disabled=self.isolated and count == 1,
-                cpus=limits.vcpus, memory_bytes=limits.memory_bytes, aliases=[host.name],
-                **self._command())
+                mounts=host.mounts, network=network, extra_networks=extra_networks,
+                network_disabled=self.isolated and count == 1, cpus=limits.vcpus, memory_bytes=limits.memory_bytes,
+                aliases=[host.name] if self.network else [], **self._command())
             self.rt.backend.remove(spec.name)  # a leftover from a crashed earlier run of this name
             host.container_id = self.rt.backend.start(spec)
             self.followers.append(self.pump.follow(self.rt.backend, host.container_id, host.stream))
         jobs.mark_started(self.services, self.kind, self.name)
+
+    def _networks(self) -> tuple[str | None, list[str]]:
+        """(network, extra networks): multi-host jobs share a private network (internal when isolated)
+        where algo-N resolve; a job that may reach the emulator also joins the emulator's jobs network,
+        the only one its endpoint forwarder admits. Single-host isolated jobs get no network at all."""
+        if self.isolated:
+            return self.network, []
+        if self.network:
+            return self.network, [self.rt.jobs_network]
+        return self.rt.jobs_network, []
 
     def _reattach(self, containers: list) -> None:
         """After a restart: adopt the containers we find, and follow their logs from where we were."""
@@ -223,8 +236,7 @@ class JobRun:
             for output in self._continuous_outputs():
                 for host in self.hosts:
                     try:
-                        staging.upload_tree(self.services, host.ml / output["LocalPath"][len("/opt/ml/"):],
-                                            output["S3Uri"], copy=True)
+                        staging.upload_tree(self.services, host.ml, output["LocalPath"], output["S3Uri"], copy=True)
                     except Exception:  # noqa: BLE001 - the final upload at the end reports problems
                         log.debug("continuous upload failed", exc_info=True)
 
@@ -257,11 +269,10 @@ class JobRun:
             if succeeded or self.stop_reason:
                 jobs.set_secondary_status(self.services, self.name, "Uploading")
             self._upload_checkpoints()
-            data_dirs = [h.ml / "output" / "data" for h in self.hosts]
-            if any(d.is_dir() and any(d.iterdir()) for d in data_dirs):
-                self._upload_archive(data_dirs, f"{out}/output.tar.gz")
+            if any(staging.has_files(h.ml, "/opt/ml/output/data") for h in self.hosts):
+                self._upload_archive("/opt/ml/output/data", f"{out}/output.tar.gz")
             if succeeded or self.stop_reason:
-                self._upload_archive([h.ml / "model" for h in self.hosts], f"{out}/model.tar.gz")
+                self._upload_archive("/opt/ml/model", f"{out}/model.tar.gz")
         if self.stop_reason:
             secondary = "MaxRuntimeExceeded" if self.stop_reason == "MaxRuntimeExceeded" else "Stopped"
             jobs.finish_job(self.services, TRAINING, self.name, "Stopped", secondary=secondary,
@@ -299,9 +310,8 @@ class JobRun:
             s3 = output.get("S3Output")
             if not s3 or output.get("AppManaged"):
                 continue
-            rel = s3["LocalPath"][len("/opt/ml/"):]
             for host in self.hosts:
-                staging.upload_tree(self.services, host.ml / rel, s3["S3Uri"])
+                staging.upload_tree(self.services, host.ml, s3["LocalPath"], s3["S3Uri"])
         jobs.finish_job(self.services, PROCESSING, self.name, "Completed", exit_message=exit_message)
 
     def _failure_reason(self, codes: list[int]) -> str:
@@ -323,16 +333,14 @@ class JobRun:
     def _read_first(self, names: list[str], hosts: list[Host] | None = None) -> str | None:
         for host in hosts or self.hosts:
             for name in names:
-                path = host.ml / name
-                if path.is_file():
-                    text = path.read_text(errors="replace").strip()
-                    if text:
-                        return text[:1024]
+                text = staging.read_text(host.ml, f"/opt/ml/{name}")
+                if text:
+                    return text
         return None
 
-    def _upload_archive(self, dirs: list[Path], uri: str) -> None:
+    def _upload_archive(self, container_dir: str, uri: str) -> None:
         archive = self.scratch / f".{uri.rsplit('/', 1)[-1]}"
-        staging.tar_directories(dirs, archive)
+        staging.tar_directories([(h.ml, container_dir) for h in self.hosts], archive)
         staging.upload_file(self.services, archive, uri, content_type="application/x-tar")
 
     def _upload_checkpoints(self) -> None:
@@ -341,9 +349,7 @@ class JobRun:
             return
         local = config.get("LocalPath") or "/opt/ml/checkpoints"
         for host in self.hosts:
-            directory = self._host_path(host, local)
-            if directory is not None:
-                staging.upload_tree(self.services, directory, config["S3Uri"])
+            staging.upload_tree(self.services, host.ml, local, config["S3Uri"])
 
     def _fail(self, reason: str) -> None:
         jobs.finish_job(self.services, self.kind, self.name, "Failed", failure_reason=reason,
@@ -359,19 +365,11 @@ class JobRun:
             self.rt.remove_scratch(self.scratch)
 
     # --- staging ------------------------------------------------------------------------------
-    def _host_path(self, host: Host, container_path: str) -> Path | None:
-        """Where a path under /opt/ml lives on the host for this host's container."""
-        if not container_path.startswith("/opt/ml/"):
-            return None
-        return host.ml / container_path[len("/opt/ml/"):]
-
     def _mount_input(self, host: Host, objects_or_path, container_path: str, tag: str) -> None:
         if isinstance(objects_or_path, Path):  # file:// input: bind the host folder read-only
             host.mounts.append(Mount(str(objects_or_path), container_path, read_only=True))
             return
-        inside = self._host_path(host, container_path)
-        if inside is None:
-            raise StagingError(f"Local path {container_path} must be under /opt/ml/")
+        inside = staging.host_path(host.ml, container_path)
         total = sum(info.size for _, info in objects_or_path)
         if total > staging.COPY_LIMIT_BYTES:
             staged = staging.materialise(self.services, objects_or_path, host.root / "links" / tag)
@@ -382,7 +380,7 @@ class JobRun:
 
     def _source(self, uri: str, data_type: str, distribution: str, host: Host, count: int):
         if uri.startswith("file://"):
-            return staging.file_uri_path(uri)
+            return staging.file_uri_path(uri, self.services.settings.file_roots)
         objects = staging.list_source_objects(self.services, uri, data_type)
         return staging.shard(objects, distribution, host.index, count)
 
@@ -422,9 +420,7 @@ class JobRun:
         if checkpoint:
             local = checkpoint.get("LocalPath") or "/opt/ml/checkpoints"
             staging.write_json(config / "checkpointconfig.json", {"LocalPath": local, "S3Uri": checkpoint["S3Uri"]})
-            target = self._host_path(host, local)
-            if target is None:
-                raise StagingError("CheckpointConfig.LocalPath must be under /opt/ml/")
+            target = staging.host_path(host.ml, local)
             bucket, _ = staging.parse_s3_uri(checkpoint["S3Uri"])
             target.mkdir(parents=True, exist_ok=True)
             if self.services.objects.bucket_exists(bucket):
@@ -460,9 +456,7 @@ class JobRun:
         for output in job.get("ProcessingOutputConfig", {}).get("Outputs", []):
             s3 = output.get("S3Output")
             if s3:
-                path = self._host_path(host, s3["LocalPath"])
-                if path is not None:
-                    path.mkdir(parents=True, exist_ok=True)
+                staging.host_path(host.ml, s3["LocalPath"]).mkdir(parents=True, exist_ok=True)
         (host.ml / "output").mkdir(parents=True, exist_ok=True)
 
     # --- the container's view ------------------------------------------------------------------
@@ -476,9 +470,9 @@ class JobRun:
 
     def _environment(self, host: Host) -> dict[str, str]:
         region = self.job[self.kind.arn_field].split(":")[3]
-        env = {"AWS_REGION": region, "AWS_DEFAULT_REGION": region,
-               "AWS_ACCESS_KEY_ID": os.environ.get("SAGEMAKER_EMULATOR_JOB_ACCESS_KEY_ID", "test"),
-               "AWS_SECRET_ACCESS_KEY": os.environ.get("SAGEMAKER_EMULATOR_JOB_SECRET_ACCESS_KEY", "test")}
+        key, secret = self.services.settings.job_credentials
+        env = {"AWS_REGION": region, "AWS_DEFAULT_REGION": region, "AWS_ACCESS_KEY_ID": key,
+               "AWS_SECRET_ACCESS_KEY": secret}
         if self.kind is TRAINING:
             env.update(TRAINING_JOB_NAME=self.name, TRAINING_JOB_ARN=self.job["TrainingJobArn"])
         else:
