@@ -51,16 +51,20 @@ def _is_ip(name: str) -> bool:
 
 class AccessPolicy:
     def __init__(self, settings: Settings) -> None:
-        names = set(LOOPBACK_NAMES) | set(settings.allowed_hosts)
+        names = set(LOOPBACK_NAMES) | {n for n in settings.allowed_hosts if not n.startswith("*.")}
         if settings.host not in ("0.0.0.0", "::", ""):
             names.add(host_name(settings.host))
+        if settings.container_endpoint:  # e.g. http://host.docker.internal:7070 for jobs
+            names.add(host_name(urlsplit(settings.container_endpoint).netloc))
         self.names = frozenset(names)
+        # `*.example.com` entries allow every subdomain (S3 virtual-host buckets under a custom name).
+        self.suffixes = (".localhost",) + tuple(n[1:] for n in settings.allowed_hosts if n.startswith("*."))
 
     def host_allowed(self, host: str | None) -> bool:
         if host is None:
             return True  # HTTP/1.0 without Host: not a browser
         name = host_name(host).rstrip(".")
-        return name in self.names or name.endswith(".localhost") or _is_ip(name)
+        return name in self.names or name.endswith(self.suffixes) or _is_ip(name)
 
     def refusal(self, method: str, path: str, headers: dict[str, str]) -> str | None:
         """Why the request is refused, or None."""

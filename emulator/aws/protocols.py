@@ -18,7 +18,7 @@ from botocore.model import OperationModel, Shape
 from emulator.api.registry import RequestContext, lookup
 from emulator.aws import models, signing
 from emulator.aws.errors import (AwsError, InternalFailure, NotImplementedOperation, SerializationException,
-                                 UnknownOperationException)
+                                 UnknownOperationException, ValidationException)
 from emulator.aws.serialize import json_value, xml_members
 from emulator.aws.signing import SignedRequest
 from emulator.aws.validation import validate_input
@@ -40,7 +40,18 @@ def _call(ctx: RequestContext, op: OperationModel, params: dict[str, Any]) -> di
     if fn is None:
         raise NotImplementedOperation(
             f"The operation {op.name} of {ctx.service} is not supported by the SageMaker Emulator yet.")
-    return fn(ctx, params) or {}
+    try:
+        return fn(ctx, params) or {}
+    except KeyError as exc:
+        # The model leaves some members optional that the operation needs (ListPipelineExecutionSteps
+        # without PipelineExecutionArn): a handler reading one that is absent is the client's mistake,
+        # worded as AWS words a missing member.
+        name = exc.args[0] if exc.args else None
+        if isinstance(name, str) and op.input_shape is not None and name in op.input_shape.members \
+                and params.get(name) is None:
+            raise ValidationException(f"1 validation error detected: Value null at '{name[:1].lower()}{name[1:]}' "
+                                      "failed to satisfy constraint: Member must not be null") from None
+        raise
 
 
 def _internal(exc: Exception) -> AwsError:

@@ -36,7 +36,7 @@ from botocore.utils import normalize_url_path
 from emulator.aws.errors import AwsError
 
 MAX_SKEW_SECONDS = 15 * 60
-_V4_HEADER = re.compile(r"^AWS4-HMAC-SHA256\s+(?P<params>.+)$", re.S)
+_V4_HEADER = re.compile(r"^AWS4-HMAC-SHA256\s+(?P<params>.+)$", re.DOTALL)
 _V4_CREDENTIAL = re.compile(r"^(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request$")
 _V2_HEADER = re.compile(r"^AWS (?P<key>[^:\s]+):(?P<signature>[A-Za-z0-9+/=]+)$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")

@@ -77,7 +77,11 @@ def validate_input(shape: Shape | None, params: dict[str, Any]) -> None:
     if shape is None:
         return
     collector = _Collector()
-    _check_structure(shape, params, "", collector)
+    try:
+        _check_structure(shape, params, "", collector)
+    except RecursionError:
+        # Only recursive shapes (SearchExpression.SubExpressions) nest this deep: far past any limit AWS has.
+        raise SerializationException("The request nests structures too deeply.") from None
     if collector.errors:
         n = len(collector.errors)
         shown = collector.errors[:MAX_REPORTED]

@@ -97,8 +97,9 @@ class Runtime:
                         threading.Thread(target=self.backend.stop, args=(c.id, 120), daemon=True).start()
             elif job[kind.status_field] == "Stopping":
                 jobs.finish_job(self.services, kind, name, "Stopped")
-            elif kind.kind == "TrainingJob" and job.get("SecondaryStatus") == "Starting":
-                # Recorded but never launched (the emulator stopped right after Create): launch now.
+            elif not _containers_started(kind.kind, job):
+                # Recorded, perhaps staged, but no container ever started (the emulator stopped between
+                # Create and the start of the containers): launching now is safe.
                 self._submit(run)
             else:
                 jobs.finish_job(self.services, kind, name, "Failed", failure_reason=(
@@ -183,6 +184,13 @@ class Runtime:
             # Docker has room for a few dozen bridge networks: give ours back. Docker refuses while
             # job containers are still attached; then the next start reuses it.
             self.backend.remove_network(self.jobs_network)
+
+
+def _containers_started(kind: str, job: dict) -> bool:
+    """Whether the job got as far as starting its containers (jobs.mark_started records it)."""
+    if kind == "TrainingJob":
+        return job.get("SecondaryStatus") not in ("Starting", "Downloading")
+    return "ProcessingStartTime" in job
 
 
 def start_supervisor(services: Services) -> Runtime:
