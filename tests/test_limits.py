@@ -15,25 +15,13 @@ from urllib.parse import urlparse
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from tests.emulator_process import EmulatorProcess
 from tests.jobhelpers import ROLE, unique
 from tests.signing import sign_headers, signed
 
+pytest_plugins = ("tests.servers",)  # start_server
+
 MiB = 1024 * 1024
 JSON_TARGET = {"Content-Type": "application/x-amz-json-1.1"}
-
-
-@pytest.fixture
-def own_server(tmp_path):
-    started = []
-
-    def start(**env: str) -> EmulatorProcess:
-        proc = EmulatorProcess(data_dir=tmp_path / f"data{len(started)}", env=env).start()
-        started.append(proc)
-        return proc
-    yield start
-    for proc in started:
-        proc.stop()
 
 
 def status_of(pid: int, field: str) -> int:
@@ -142,8 +130,8 @@ def test_aws_chunked_trailer_bytes_are_counted(server):
 
 
 # ------------------------------------------------------------------ slow clients
-def test_slow_and_silent_clients_are_disconnected(own_server):
-    server = own_server(SAGEMAKER_EMULATOR_CLIENT_TIMEOUT="1", SAGEMAKER_EMULATOR_RUN_JOBS="0")
+def test_slow_and_silent_clients_are_disconnected(start_server):
+    server = start_server(SAGEMAKER_EMULATOR_CLIENT_TIMEOUT="1", SAGEMAKER_EMULATOR_RUN_JOBS="0")
     start = time.time()
     answer = exchange(server, b"GET /_emulator/health HTTP/1.1\r\nHost: localhost\r\n", wait=20)
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
@@ -157,8 +145,8 @@ def test_slow_and_silent_clients_are_disconnected(own_server):
 
 
 # ------------------------------------------------------------------ instance counts
-def test_instance_counts_are_limited_like_a_service_quota(own_server):
-    server = own_server(SAGEMAKER_EMULATOR_RUN_JOBS="0")
+def test_instance_counts_are_limited_like_a_service_quota(start_server):
+    server = start_server(SAGEMAKER_EMULATOR_RUN_JOBS="0")
     sm = server.client("sagemaker")
 
     def training(count: int) -> dict:
@@ -214,8 +202,8 @@ def test_a_backtracking_filter_regex_answers_an_error_not_a_stuck_worker(server,
         == ["a" * 80]
 
 
-def test_filter_log_events_streams_rows_instead_of_loading_the_group(own_server):
-    server = own_server(SAGEMAKER_EMULATOR_RUN_JOBS="0")
+def test_filter_log_events_streams_rows_instead_of_loading_the_group(start_server):
+    server = start_server(SAGEMAKER_EMULATOR_RUN_JOBS="0")
     logs = server.client("logs")
     logs.create_log_group(logGroupName="/big")
     logs.create_log_stream(logGroupName="/big", logStreamName="s")
@@ -310,7 +298,7 @@ def open_files(pid: int) -> int:
 
 
 @pytest.mark.docker
-def test_open_files_and_memory_stay_flat_over_2000_jobs(own_server):
+def test_open_files_and_memory_stay_flat_over_2000_jobs(start_server):
     """2,000 short jobs under `ulimit -n 256`. Every job takes the whole path through the server that
     holds per-job resources (record, supervisor thread, database writes, Docker API calls, final status);
     one in ten also runs a real container (staging, log follower, wait, output upload, cleanup). Starting
@@ -320,7 +308,7 @@ def test_open_files_and_memory_stay_flat_over_2000_jobs(own_server):
 
     from tests.jobhelpers import ensure_byo_image, shell_training_job
     image = ensure_byo_image()
-    server = own_server()
+    server = start_server()
     pid = server.proc.pid
     resource.prlimit(pid, resource.RLIMIT_NOFILE, (256, 256))
     sm = server.client("sagemaker")

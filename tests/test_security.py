@@ -21,24 +21,13 @@ from tests.emulator_process import REGION, EmulatorProcess
 from tests.jobhelpers import ROLE, ensure_byo_image, shell_processing_job, shell_training_job, unique, wait_for
 from tests.signing import signed
 
+pytest_plugins = ("tests.servers",)  # start_server
+
 
 def error_of(call, **kwargs) -> dict:
     with pytest.raises(ClientError) as err:
         call(**kwargs)
     return err.value.response["Error"] | {"Status": err.value.response["ResponseMetadata"]["HTTPStatusCode"]}
-
-
-@pytest.fixture
-def own_server(tmp_path):
-    started = []
-
-    def start(**env: str) -> EmulatorProcess:
-        proc = EmulatorProcess(data_dir=tmp_path / f"data{len(started)}", env=env).start()
-        started.append(proc)
-        return proc
-    yield start
-    for proc in started:
-        proc.stop()
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +147,7 @@ def test_model_dir_and_failure_file_links_are_not_followed(server, sagemaker, bu
 
 
 # ------------------------------------------------------------------ file:// inputs
-def test_file_inputs_must_stay_under_the_configured_roots(own_server, tmp_path):
+def test_file_inputs_must_stay_under_the_configured_roots(start_server, tmp_path):
     allowed = tmp_path / "allowed"
     (allowed / "data").mkdir(parents=True)
     (allowed / "data" / "train.csv").write_text("1,2\n")
@@ -167,7 +156,7 @@ def test_file_inputs_must_stay_under_the_configured_roots(own_server, tmp_path):
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(str(with_socket / "daemon.sock"))
     (allowed / "link-out").symlink_to("/var/run")
-    server = own_server(SAGEMAKER_EMULATOR_FILE_ROOTS=str(allowed), SAGEMAKER_EMULATOR_RUN_JOBS="0")
+    server = start_server(SAGEMAKER_EMULATOR_FILE_ROOTS=str(allowed), SAGEMAKER_EMULATOR_RUN_JOBS="0")
     sm = server.client("sagemaker")
     try:
         def channel(uri: str) -> dict:
@@ -188,8 +177,8 @@ def test_file_inputs_must_stay_under_the_configured_roots(own_server, tmp_path):
         listener.close()
 
 
-def test_file_roots_default_to_the_server_directory_and_never_root(own_server):
-    server = own_server(SAGEMAKER_EMULATOR_RUN_JOBS="0")
+def test_file_roots_default_to_the_server_directory_and_never_root(start_server):
+    server = start_server(SAGEMAKER_EMULATOR_RUN_JOBS="0")
     sm = server.client("sagemaker")
     here = Path.cwd()  # the server process inherits it
     assert here != Path("/")
@@ -253,8 +242,8 @@ def test_same_origin_console_requests_pass(server):
     assert resp.status_code == 200
 
 
-def test_the_reset_endpoint_takes_json_or_a_custom_header(own_server):
-    server = own_server(SAGEMAKER_EMULATOR_RUN_JOBS="0")
+def test_the_reset_endpoint_takes_json_or_a_custom_header(start_server):
+    server = start_server(SAGEMAKER_EMULATOR_RUN_JOBS="0")
     s3 = server.client("s3")
     s3.create_bucket(Bucket="wiped")
     assert requests.post(f"{server.endpoint}/_emulator/reset", headers={"X-Emulator-Client": "tests"}).ok
@@ -277,8 +266,8 @@ def test_unsigned_aws_calls_are_refused(server, bucket):
     assert resp.status_code == 400 and resp.json()["__type"] == "IncompleteSignatureException"
 
 
-def test_strict_mode_verifies_signatures_against_the_configured_credentials(own_server):
-    server = own_server(SAGEMAKER_EMULATOR_CREDENTIALS="AKIDLOCAL:local-secret,AKIDOTHER:other-secret",
+def test_strict_mode_verifies_signatures_against_the_configured_credentials(start_server):
+    server = start_server(SAGEMAKER_EMULATOR_CREDENTIALS="AKIDLOCAL:local-secret,AKIDOTHER:other-secret",
                         SAGEMAKER_EMULATOR_RUN_JOBS="0")
 
     def client(service: str, key: str, secret: str, **config):

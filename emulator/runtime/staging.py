@@ -239,49 +239,41 @@ def read_text(ml: Path, container_path: str, limit: int = 1024) -> str | None:
         return f.read(limit * 4).decode("utf-8", errors="replace").strip()[:limit]
 
 
-def has_files(ml: Path, container_path: str) -> bool:
+def _files_of(ml: Path, container_path: str) -> Iterator[tuple[str, int, str]]:
+    """_walk over a container folder (nothing if it does not exist; PlantedLink if it is a link)."""
     dir_fd = _open_dir(ml, container_path)
     if dir_fd is None:
-        return False
+        return
     try:
-        return next(_walk(dir_fd), None) is not None
+        yield from _walk(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def has_files(ml: Path, container_path: str) -> bool:
+    files = _files_of(ml, container_path)
+    try:
+        return next(files, None) is not None
+    finally:
+        files.close()
 
 
 def tar_directories(sources: list[tuple[Path, str]], archive: Path) -> None:
     """One tar.gz of the regular files of several hosts' container folders, given as (host's /opt/ml
     on the host, container path). Later hosts overwrite earlier ones' files of the same name, as AWS
     documents for multi-host outputs."""
-    owners: dict[str, int] = {}
-    for index, (ml, folder) in enumerate(sources):
-        dir_fd = _open_dir(ml, folder)
-        if dir_fd is None:
-            continue
-        try:
-            for rel, _, _ in _walk(dir_fd):
-                owners[rel] = index
-        finally:
-            os.close(dir_fd)
+    owners = {rel: index for index, (ml, folder) in enumerate(sources) for rel, _, _ in _files_of(ml, folder)}
     with tarfile.open(archive, "w:gz", compresslevel=6) as tar:
         for index, (ml, folder) in enumerate(sources):
-            dir_fd = _open_dir(ml, folder)
-            if dir_fd is None:
-                continue
-            try:
-                for rel, parent, name in _walk(dir_fd):
-                    if owners.get(rel) != index:
-                        continue
-                    fd = _open_regular(parent, name)
-                    if fd is None:
-                        continue
-                    with os.fdopen(fd, "rb") as f:
-                        info = tar.gettarinfo(arcname=rel, fileobj=f)
-                        info.uid = info.gid = 0
-                        info.uname = info.gname = ""
-                        tar.addfile(info, f)
-            finally:
-                os.close(dir_fd)
+            for rel, parent, name in _files_of(ml, folder):
+                fd = _open_regular(parent, name) if owners.get(rel) == index else None
+                if fd is None:
+                    continue
+                with os.fdopen(fd, "rb") as f:
+                    info = tar.gettarinfo(arcname=rel, fileobj=f)
+                    info.uid = info.gid = 0
+                    info.uname = info.gname = ""
+                    tar.addfile(info, f)
 
 
 def upload_file(services: Services, path: Path, uri: str, content_type: str | None = None) -> None:
@@ -298,20 +290,14 @@ def upload_tree(services: Services, ml: Path, container_path: str, uri: str, *, 
     if not services.objects.bucket_exists(bucket):
         raise StagingError(f"The output bucket {bucket} does not exist.")
     prefix = prefix.rstrip("/")
-    dir_fd = _open_dir(ml, container_path)
-    if dir_fd is None:
-        return 0
     count = 0
-    try:
-        for rel, parent, name in _walk(dir_fd):
-            private = _private_file(services, parent, name, copy=copy)
-            if private is None:
-                continue
-            key = f"{prefix}/{rel}" if prefix else rel
-            services.objects.put_object_from_path(bucket, key, private)
-            count += 1
-    finally:
-        os.close(dir_fd)
+    for rel, parent, name in _files_of(ml, container_path):
+        private = _private_file(services, parent, name, copy=copy)
+        if private is None:
+            continue
+        key = f"{prefix}/{rel}" if prefix else rel
+        services.objects.put_object_from_path(bucket, key, private)
+        count += 1
     return count
 
 
