@@ -366,3 +366,10 @@ def test_the_job_endpoint_is_only_reachable_from_the_jobs_network(server, sagema
         except docker.errors.NotFound:
             pass
     assert output.startswith("refused"), output
+    # The hosts of a multi-host job, on a private network of their own, reach it too.
+    name = unique("endpoint2")
+    sagemaker.create_training_job(**shell_training_job(
+        name, "python3 -c \"import os,urllib.request; urllib.request.urlopen(os.environ['AWS_ENDPOINT_URL'] + "
+              "'/_emulator/health')\"", bucket, count=2))
+    job = wait_for(lambda: sagemaker.describe_training_job(TrainingJobName=name), "TrainingJobStatus")
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")

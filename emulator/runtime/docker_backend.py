@@ -61,6 +61,19 @@ class DockerBackend:
             return NetworkAddress(gateway=gateway, subnet=subnet)
         return None
 
+    def network_subnets(self, labels: dict[str, str]) -> list[str]:
+        """The IPv4 subnets of the non-internal networks with these labels."""
+        filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+        subnets = []
+        for network in client().networks.list(filters=filters):
+            network.reload()
+            if network.attrs.get("Internal"):
+                continue
+            for entry in network.attrs.get("IPAM", {}).get("Config") or []:
+                if entry.get("Subnet") and ":" not in entry["Subnet"]:
+                    subnets.append(entry["Subnet"])
+        return subnets
+
     def remove_network(self, name: str) -> None:
         try:
             client().networks.get(name).remove()
@@ -91,8 +104,6 @@ class DockerBackend:
             kwargs["networking_config"] = {
                 spec.network: client().api.create_endpoint_config(aliases=spec.aliases or None)}
         container = client().containers.create(**kwargs)
-        for extra in spec.extra_networks:
-            client().networks.get(extra).connect(container)
         container.start()
         return container.id
 

@@ -133,37 +133,32 @@ class JobRun:
             return
         if count > 1:
             self.network = f"{self.rt.container_prefix}-{self.kind.prefix.lower()}-{self.name}"[:200]
-            self.rt.backend.remove_network(self.network)
-            self.rt.backend.create_network(self.network, internal=self.isolated,
-                                           labels={LABEL: self.rt.instance_id})
+            self.rt.create_job_network(self.network, internal=self.isolated)
         limits = limits_for(self.resources.get("InstanceType", ""))
         epoch = int(time.time())
         for host in self.hosts:
             host.stream = f"{self.name}/{host.name}-{epoch}"
             environment = self._environment(host)
-            network, extra_networks = self._networks()
             spec = ContainerSpec(
                 name=f"{self.rt.container_prefix}-{self.kind.prefix.lower()}-{self.name}-{host.name}",
                 image=image, hostname=host.name, environment=environment,
                 labels={LABEL: self.rt.instance_id, f"{LABEL}.kind": self.kind.kind,
                         f"{LABEL}.job": self.name, f"{LABEL}.host": host.name, f"{LABEL}.stream": host.stream},
-                mounts=host.mounts, network=network, extra_networks=extra_networks,
-                network_disabled=self.isolated and count == 1, cpus=limits.vcpus, memory_bytes=limits.memory_bytes,
+                mounts=host.mounts, network=self._network(), network_disabled=self.isolated and count == 1,
+                cpus=limits.vcpus, memory_bytes=limits.memory_bytes,
                 aliases=[host.name] if self.network else [], **self._command())
             self.rt.backend.remove(spec.name)  # a leftover from a crashed earlier run of this name
             host.container_id = self.rt.backend.start(spec)
             self.followers.append(self.pump.follow(self.rt.backend, host.container_id, host.stream))
         jobs.mark_started(self.services, self.kind, self.name)
 
-    def _networks(self) -> tuple[str | None, list[str]]:
-        """(network, extra networks): multi-host jobs share a private network (internal when isolated)
-        where algo-N resolve; a job that may reach the emulator also joins the emulator's jobs network,
-        the only one its endpoint forwarder admits. Single-host isolated jobs get no network at all."""
-        if self.isolated:
-            return self.network, []
-        if self.network:
-            return self.network, [self.rt.jobs_network]
-        return self.rt.jobs_network, []
+    def _network(self) -> str | None:
+        """Multi-host jobs get a private network of their own (internal when isolated) where algo-N
+        resolve; single-host jobs join the emulator's jobs network (never the default bridge), or none
+        at all when isolated. The endpoint forwarder admits the emulator's non-internal networks only."""
+        if self.network or self.isolated:
+            return self.network
+        return self.rt.jobs_network
 
     def _reattach(self, containers: list) -> None:
         """After a restart: adopt the containers we find, and follow their logs from where we were."""

@@ -128,9 +128,18 @@ class Runtime:
         bridge, where every container on the host could reach the forwarder)."""
         return f"{self.container_prefix}-jobs"
 
+    def _job_subnets(self) -> list[str]:
+        return self.backend.network_subnets({LABEL: self.instance_id})
+
+    def create_job_network(self, name: str, *, internal: bool) -> None:
+        self.backend.remove_network(name)
+        self.backend.create_network(name, internal=internal, labels={LABEL: self.instance_id})
+        if self._proxy is not None:
+            self._proxy.networks_changed()
+
     def container_endpoint(self) -> str | None:
         """AWS_ENDPOINT_URL for containers: a forwarder on the jobs network's gateway that accepts
-        connections from that network's subnet only."""
+        connections from the subnets of this emulator's own (non-internal) job networks only."""
         settings = self.services.settings
         with self._endpoint_lock:
             if self._endpoint is None:
@@ -145,7 +154,7 @@ class Runtime:
                 else:
                     from emulator.runtime.endpoint_proxy import EndpointProxy
                     self._proxy = EndpointProxy(address.gateway, settings.host, settings.port,
-                                                allowed_subnets=[address.subnet])
+                                                admitted=self._job_subnets)
                     port = self._proxy.start(settings.port)
                     self._endpoint = f"{settings.scheme}://{address.gateway}:{port}"
             return self._endpoint
