@@ -80,8 +80,8 @@ class AccessPolicy:
                 method in ("GET", "HEAD") and headers.get("sec-fetch-mode") == "navigate"):
             return "Requests sent by another site's pages are not accepted."
         if path.startswith("/_emulator") and method not in SAFE_METHODS and origin is None and _simple(headers):
-            return ("A state-changing /_emulator request needs a JSON content type or a custom X- header (a browser "
-                    "cannot send either cross-site).")
+            return ("CSRF protection: a state-changing /_emulator request needs a JSON content type or a custom X- "
+                    "header such as the console's X-CSRF-Token (a browser cannot send either cross-site).")
         return None
 
 
