@@ -39,6 +39,7 @@ class Runtime:
         self._slots = threading.BoundedSemaphore(MAX_CONCURRENT_JOBS)
         self._proxy = None
         self._endpoint: str | None = None
+        self._jobs_network_used = False  # by this run or by jobs that ran before a restart
         self._endpoint_lock = threading.Lock()
 
     # --- events -------------------------------------------------------------------------------
@@ -77,6 +78,7 @@ class Runtime:
         active = jobs.active_jobs(self.services)
         if not active:
             return
+        self._jobs_network_used = True
         try:
             containers = self.backend.find({LABEL: self.instance_id})
         except Exception as exc:  # no engine: nothing can be re-attached
@@ -143,6 +145,7 @@ class Runtime:
         settings = self.services.settings
         with self._endpoint_lock:
             if self._endpoint is None:
+                self._jobs_network_used = True
                 address = self.backend.ensure_network(self.jobs_network, labels={
                     LABEL: self.instance_id, f"{LABEL}.role": "jobs"})
                 if settings.container_endpoint:
@@ -189,7 +192,7 @@ class Runtime:
         # Containers keep running across an emulator restart (reconcile re-attaches them).
         if self._proxy is not None:
             self._proxy.stop()
-        if self._endpoint is not None:
+        if self._jobs_network_used:
             # Docker has room for a few dozen bridge networks: give ours back. Docker refuses while
             # job containers are still attached; then the next start reuses it.
             self.backend.remove_network(self.jobs_network)
