@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.emulator_process import EmulatorProcess, free_port  # noqa: E402
 
 AUTH = ("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, "
-        "SignedHeaders=host;x-amz-date, Signature=0")
+        "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64)  # well-formed; not verified by default
 MIB = 1024 * 1024
 
 
