@@ -150,10 +150,10 @@ def test_instance_counts_are_limited_like_a_service_quota(start_server):
     sm = server.client("sagemaker")
 
     def training(count: int) -> dict:
-        return dict(TrainingJobName=unique("many"), RoleArn=ROLE, OutputDataConfig={"S3OutputPath": "s3://b/o"},
-                    AlgorithmSpecification={"TrainingImage": "img:1", "TrainingInputMode": "File"},
-                    ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": count, "VolumeSizeInGB": 1},
-                    StoppingCondition={"MaxRuntimeInSeconds": 60})
+        return {"TrainingJobName": unique("many"), "RoleArn": ROLE, "OutputDataConfig": {"S3OutputPath": "s3://b/o"},
+                "AlgorithmSpecification": {"TrainingImage": "img:1", "TrainingInputMode": "File"},
+                "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": count, "VolumeSizeInGB": 1},
+                "StoppingCondition": {"MaxRuntimeInSeconds": 60}}
     with pytest.raises(ClientError) as err:
         sm.create_training_job(**training(10_000))
     assert err.value.response["Error"]["Code"] == "ResourceLimitExceeded"
