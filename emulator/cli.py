@@ -42,8 +42,9 @@ def serve(args: argparse.Namespace) -> int:
     print(f"Point clients at it:  export AWS_ENDPOINT_URL={url}", flush=True)
     if settings.tls:
         print(f"Self-signed certificate: {ssl['ssl_certfile']} (use AWS_CA_BUNDLE or verify=False)", flush=True)
+    from emulator.http_limits import limited_protocol
     config = uvicorn.Config(create_app(settings), log_level=args.log_level, access_log=args.access_log,
-                            timeout_keep_alive=30, **ssl)
+                            timeout_keep_alive=30, http=limited_protocol(settings.client_timeout), **ssl)
     uvicorn.Server(config).run(sockets=[sock])
     return 0
 

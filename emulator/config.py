@@ -19,6 +19,45 @@ def default_data_dir() -> Path:
     return Path(_env("DATA_DIR", str(Path.home() / ".sagemaker-emulator")))
 
 
+def parse_roots(text: str, cwd: Path | None = None) -> list[Path]:
+    """SAGEMAKER_EMULATOR_FILE_ROOTS: `:`-separated folders, resolved; unset, the directory the server
+    was started from. `/` is never a root (it holds the Docker socket)."""
+    entries = [e for e in (text.split(os.pathsep) if text else [str(cwd or Path.cwd())]) if e.strip()]
+    roots = []
+    for entry in entries:
+        root = Path(entry).expanduser().resolve()
+        if root != Path("/") and root not in roots:
+            roots.append(root)
+    return roots
+
+
+def _engine_sockets() -> list[str]:
+    """Container engine sockets named by the environment (DOCKER_HOST, the rootless engine's)."""
+    found = []
+    host = os.environ.get("DOCKER_HOST", "")
+    if host.startswith("unix://"):
+        found.append(host[len("unix://"):])
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime_dir:
+        found.append(os.path.join(runtime_dir, "docker.sock"))
+    found.append(os.path.expanduser("~/.docker/run/docker.sock"))
+    return found
+
+
+def _credentials() -> dict[str, str]:
+    """`AKID:SECRET[,AKID:SECRET...]`: when set, request signatures are verified against these."""
+    pairs = {}
+    for entry in _env("CREDENTIALS", "").split(","):
+        key, sep, secret = entry.strip().partition(":")
+        if sep and key and secret:
+            pairs[key] = secret
+    return pairs
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip().lower() for n in text.split(",") if n.strip()]
+
+
 @dataclass
 class Settings:
     host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1"))
@@ -28,14 +67,14 @@ class Settings:
     account_id: str = field(default_factory=lambda: _env("ACCOUNT_ID", "000000000000"))
     region: str = field(default_factory=lambda: _env("REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")))
     # Address that job containers use to reach this emulator (AWS_ENDPOINT_URL inside jobs).
-    # Empty means "work it out from the Docker bridge gateway".
+    # Empty means "a forwarder on the gateway of the emulator's jobs network" (runtime/endpoint_proxy.py).
     container_endpoint: str = field(default_factory=lambda: _env("CONTAINER_ENDPOINT", ""))
     # Run jobs at all (tests of the pure API surface can switch the job controller off).
     run_jobs: bool = field(default_factory=lambda: _flag("RUN_JOBS", "1"))
     max_concurrent_jobs: int = field(default_factory=lambda: int(_env("MAX_CONCURRENT_JOBS", "32")))
     keep_job_dirs: bool = field(default_factory=lambda: _flag("KEEP_JOB_DIRS", "0"))
-    # The credentials job containers get (the emulator accepts any).
-    job_access_key_id: str = field(default_factory=lambda: _env("JOB_ACCESS_KEY_ID", "test"))
+    # The credentials job containers sign with; empty: see job_credentials.
+    job_access_key_id: str = field(default_factory=lambda: _env("JOB_ACCESS_KEY_ID", ""))
     job_secret_access_key: str = field(default_factory=lambda: _env("JOB_SECRET_ACCESS_KEY", "test"))
     # Base image of the framework images; empty: python:3.11-slim when pullable, else a Debian bootstrap.
     base_image: str = field(default_factory=lambda: _env("BASE_IMAGE", ""))
@@ -49,9 +88,39 @@ class Settings:
     # Where clients find a running emulator (`sagemaker-emulator wait`, the pytest plugin's external
     # mode); empty means the host and port above.
     external_url: str = field(default_factory=lambda: _env("URL", ""))
+    # Host folders file:// job inputs may mount (read-only); see docs/security.md.
+    file_roots: list[Path] = field(default_factory=lambda: parse_roots(_env("FILE_ROOTS", "")))
+    # Where a container engine's socket may be besides the usual places (file:// inputs must not hold one).
+    engine_sockets: list[str] = field(default_factory=_engine_sockets)
+    # Access keys and their secrets; empty: any well-formed signature is accepted (docs/security.md).
+    credentials: dict[str, str] = field(default_factory=_credentials)
+    # Host names (besides loopback names, *.localhost and IP literals) the server answers to.
+    allowed_hosts: list[str] = field(default_factory=lambda: _names(_env("ALLOWED_HOSTS", "")))
+    # Instances (containers) that the running jobs may hold in total.
+    max_instances: int = field(default_factory=lambda: int(_env("MAX_INSTANCES", "32")))
+    # Seconds a client may take to send a request's headers, or stay silent while sending a body.
+    client_timeout: float = field(default_factory=lambda: float(_env("CLIENT_TIMEOUT", "60")))
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def job_credentials(self) -> tuple[str, str]:
+        """The access key job containers sign with: SAGEMAKER_EMULATOR_JOB_ACCESS_KEY_ID/_SECRET_ACCESS_KEY,
+        else (when signatures are verified) the first configured credential, else test/test."""
+        if self.job_access_key_id:
+            return self.job_access_key_id, self.job_secret_access_key
+        if self.credentials:
+            return next(iter(self.credentials.items()))
+        return "test", "test"
+
+    @property
+    def accepted_credentials(self) -> dict[str, str]:
+        """Keys whose signatures are verified; empty: any well-formed signature is accepted."""
+        if not self.credentials:
+            return {}
+        key, secret = self.job_credentials
+        return {key: secret, **self.credentials}
 
     @property
     def scheme(self) -> str:

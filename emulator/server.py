@@ -15,8 +15,11 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from emulator import __version__, api
+from emulator.access import AccessGuard
 from emulator.aws import protocols
+from emulator.aws.errors import RequestTooLarge
 from emulator.aws.routing import classify
+from emulator.aws.signing import SignedRequest
 from emulator.config import Settings
 from emulator.core.services import Services
 
@@ -26,6 +29,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ALL_METHODS = ["GET", "PUT", "POST", "DELETE", "HEAD", "PATCH", "OPTIONS"]
+# Bodies of the model-driven APIs are read into memory: at most this much. The largest member any
+# of them takes is 6 MiB (InvokeEndpoint's Body); S3 streams its bodies and has its own limits.
+MAX_API_BODY_BYTES = 10 * 1024 * 1024
 
 
 def docker_available() -> bool:
@@ -68,25 +74,44 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             from emulator.api.s3 import handle_s3
             return await handle_s3(request, services)
         headers = dict(request.headers)
-        body = await request.body()
+        try:
+            body = await read_body(request, MAX_API_BODY_BYTES)
+        except RequestTooLarge as err:
+            wire = protocols.error_wire(services, route.service, err, region, headers)
+            # The rest of the body was never read: the connection cannot carry another request.
+            return Response(content=wire.body, status_code=wire.status, headers=wire.headers | {"Connection": "close"})
+        auth = SignedRequest.from_scope(request.scope, body)
         if route.service == "json":
             wire = await run_in_threadpool(protocols.dispatch_json, services, headers["x-amz-target"], body,
-                                           region, headers)
+                                           region, headers, auth)
         elif route.service == "query":
             form = dict(query)
             if body:
                 form.update(parse_qsl(body.decode(errors="replace"), keep_blank_values=True))
             service = protocols.query_service_for(form.get("Action", ""), route.signing_service) or "sts"
-            wire = await run_in_threadpool(protocols.dispatch_query, services, service, form, region, headers)
+            wire = await run_in_threadpool(protocols.dispatch_query, services, service, form, region, headers, auth)
         else:
             wire = await run_in_threadpool(protocols.dispatch_rest_json, services, route.service, request.method,
-                                           request.url.path, query, headers, body, region)
+                                           request.url.path, query, headers, body, region, auth)
         return Response(content=wire.body, status_code=wire.status, headers=wire.headers)
 
     # A plain Starlette route: every request is ours to route, and FastAPI's per-request parameter
     # analysis would only add latency to a catch-all.
     app.router.add_route("/{path:path}", dispatch, methods=ALL_METHODS)
+    app.add_middleware(AccessGuard, settings=settings)
     return app
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise RequestTooLarge(int(declared), limit)
+    buffer = bytearray()
+    async for chunk in request.stream():
+        buffer += chunk
+        if len(buffer) > limit:
+            raise RequestTooLarge(len(buffer), limit)
+    return bytes(buffer)
 
 
 async def emulator_endpoint(request: Request, services: Services) -> Response:

@@ -20,9 +20,17 @@ def server(request: pytest.FixtureRequest, sagemaker_emulator_factory):
 
 
 @pytest.fixture
-def own_server(sagemaker_emulator_factory):
-    """An emulator for this test alone: one it may restart, kill, reset or fill as it likes."""
-    emulator = sagemaker_emulator_factory(name="own")
+def own_server(request: pytest.FixtureRequest, sagemaker_emulator_factory, tmp_path):
+    """An emulator for this test alone: one it may restart, kill, reset or fill as it likes. The test's
+    `own_server` marker gives the factory's keywords, e.g. `@pytest.mark.own_server(env={...}, tls=True)`;
+    `{tmp_path}` in an env value is the test's tmp_path. An emulator given settings (env) is a subprocess,
+    since settings reach it through its environment."""
+    marker = request.node.get_closest_marker("own_server")
+    options = dict(marker.kwargs) if marker else {}
+    if options.get("env"):
+        options["env"] = {k: v.format(tmp_path=tmp_path) for k, v in options["env"].items()}
+        options.setdefault("mode", "subprocess")
+    emulator = sagemaker_emulator_factory(name="own", **options)
     yield emulator
     emulator.discard()
 

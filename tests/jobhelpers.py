@@ -106,19 +106,32 @@ def read_tar(s3, uri: str) -> dict[str, bytes]:
 
 # Barriers between a test and a job (or a job's hosts), instead of hoping a `sleep` lasts long enough:
 # `python3 -c "$BARRIER" put bucket/key` creates an object in the emulator's S3, `... wait bucket/k1
-# bucket/k2` waits until they all exist (the job's MaxRuntimeInSeconds bounds the wait). Job images
-# have python3 but not boto3, and an Environment value may hold 256 characters: hence the terseness.
-BARRIER = """import os,sys,time,urllib.request as u
-e=os.environ['AWS_ENDPOINT_URL']+'/';a=sys.argv
-if a[1]=='put':u.urlopen(u.Request(e+a[2],b'',method='PUT'))
+# bucket/k2` waits until they all exist (the job's MaxRuntimeInSeconds bounds the wait). The emulator
+# refuses unsigned S3 calls and job images have python3 but not boto3, so the script signs as S3's
+# SigV2 does (HMAC-SHA1 of method, date and path) with the job's credentials. An Environment value may
+# hold 256 characters: the script travels in pieces (BARRIER_0, BARRIER_1, ...) that $BARRIER joins.
+_BARRIER_SCRIPT = r"""import base64,hmac,os,sys,time,urllib.request as u
+e=os.environ
+def call(path,method='GET'):
+ date=time.strftime('%a, %d %b %Y %H:%M:%S GMT',time.gmtime())
+ mac=hmac.new(e['AWS_SECRET_ACCESS_KEY'].encode(),f'{method}\n\n\n{date}\n/{path}'.encode(),'sha1')
+ auth='AWS '+e['AWS_ACCESS_KEY_ID']+':'+base64.b64encode(mac.digest()).decode()
+ u.urlopen(u.Request(e['AWS_ENDPOINT_URL']+'/'+path,headers={'Date':date,'Authorization':auth},method=method))
+a=sys.argv
+if a[1]=='put':call(a[2],'PUT')
 for p in a[2:]*(a[1]=='wait'):
  while 1:
-  try:u.urlopen(e+p);break
+  try:call(p);break
   except OSError:time.sleep(.2)
 """
-assert len(BARRIER) <= 256
+_PIECE = 256
+BARRIER_ENV = {
+    "BARRIER": "import os;exec(''.join(v for k,v in sorted(os.environ.items()) if k.startswith('BARRIER_')))",
+    **{f"BARRIER_{i // _PIECE}": _BARRIER_SCRIPT[i:i + _PIECE] for i in range(0, len(_BARRIER_SCRIPT), _PIECE)},
+}
+assert len(BARRIER_ENV) <= 10 and all(len(v) <= _PIECE for v in BARRIER_ENV.values())
 
 
 def barrier(action: str, *paths: str) -> str:
-    """The shell command for a job script; the job needs Environment {"BARRIER": BARRIER}."""
+    """The shell command for a job script; the job's Environment needs BARRIER_ENV."""
     return f'python3 -c "$BARRIER" {action} {" ".join(paths)}'

@@ -9,7 +9,7 @@ import pytest
 
 from emulator.testing.waiting import wait_until
 from tests.jobhelpers import (
-    BARRIER,
+    BARRIER_ENV,
     barrier,
     log_messages,
     processing,
@@ -160,7 +160,7 @@ def test_multi_instance_sharded_input(server, sagemaker, bucket, byo_image):
     sagemaker.create_training_job(**shell_training_job(name, 'eval "$SCRIPT"', bucket, count=2, InputDataConfig=[
         {"ChannelName": "train", "DataSource": {"S3DataSource": {
             "S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/shards/",
-            "S3DataDistributionType": "ShardedByS3Key"}}}], Environment={"SCRIPT": script, "BARRIER": BARRIER}))
+            "S3DataDistributionType": "ShardedByS3Key"}}}], Environment={"SCRIPT": script, **BARRIER_ENV}))
     job = training(sagemaker, name)
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     model = model_files(s3, bucket, name)
@@ -260,7 +260,7 @@ def test_continuous_output_is_uploaded_while_the_job_runs(server, sagemaker, buc
     # The job writes its output, then waits for the test to say it saw the upload: it cannot end first.
     script = f"echo early > /opt/ml/processing/out/early.txt; {barrier('wait', f'{bucket}/go/{name}')}"
     req = shell_processing_job(name, script, outputs=[(f"s3://{bucket}/cont/{name}", "/opt/ml/processing/out")],
-                               Environment={"BARRIER": BARRIER})
+                               Environment=BARRIER_ENV)
     req["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3UploadMode"] = "Continuous"
     sagemaker.create_processing_job(**req)
     wait_until(lambda: s3.list_objects_v2(Bucket=bucket, Prefix=f"cont/{name}/").get("Contents"),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlparse
 
 import docker
 import pytest
 
 from emulator.testing.waiting import wait_until
-from tests.jobhelpers import BARRIER, ROLE, barrier, unique
+from tests.jobhelpers import BARRIER_ENV, ROLE, barrier, unique
 from tests.pipelinehelpers import definition, processing_step, steps_by_name, training_step, wait_execution
 
 
@@ -165,13 +166,22 @@ def test_cache_hit_on_rerun(sagemaker, bucket, byo_image):
     assert b["Metadata"] == a["Metadata"]  # points at the source execution's job
 
 
+def in_job_url(server, method: str, bucket: str, key: str) -> str:
+    """A presigned URL for a job container, which reaches the emulator at $AWS_ENDPOINT_URL (the
+    emulator refuses unsigned S3 calls; SigV2 presigned URLs do not sign the host)."""
+    url = urlparse(server.client("s3").generate_presigned_url(method, Params={"Bucket": bucket, "Key": key},
+                                                               ExpiresIn=3600))
+    return f"$AWS_ENDPOINT_URL{url.path}?{url.query}"
+
+
 @pytest.mark.docker
 def test_retry_policy_runs_a_new_job_after_a_capacity_error(server, sagemaker, bucket, byo_image):
     # First attempt: no marker yet -> write it (plain HTTP to the emulator's S3; the image has no
     # boto3) and fail as a capacity error; the second attempt finds it and succeeds.
-    url = f"$AWS_ENDPOINT_URL/{bucket}/retry/marker"
-    script = (f"if python3 -c \"import urllib.request as u; u.urlopen('{url}')\" 2>/dev/null; then echo second; "
-              f"else python3 -c \"import urllib.request as u; u.urlopen(u.Request('{url}', b'1', method='PUT'))\"; "
+    get_url = in_job_url(server, "get_object", bucket, "retry/marker")
+    put_url = in_job_url(server, "put_object", bucket, "retry/marker")
+    script = (f"if python3 -c \"import urllib.request as u; u.urlopen('{get_url}')\" 2>/dev/null; then echo second; "
+              f"else python3 -c \"import urllib.request as u; u.urlopen(u.Request('{put_url}', b'1', method='PUT'))\"; "
               "echo 'CapacityError: simulated' > /opt/ml/output/failure; exit 1; fi")
     # The script is longer than ContainerEntrypoint items may be (256): pass it in the environment.
     steps = [training_step("Flaky", 'eval "$SCRIPT"', f"s3://{bucket}/retry/out",
@@ -190,9 +200,10 @@ def test_retry_policy_runs_a_new_job_after_a_capacity_error(server, sagemaker, b
 
 @pytest.mark.docker
 def test_failed_step_blocks_dependents_and_retry_execution_reruns_it(server, sagemaker, bucket, byo_image):
-    script = (f"python3 -c \"import urllib.request as u; u.urlopen('$AWS_ENDPOINT_URL/{bucket}/go/now')\" "
-              "|| exit 4")
-    steps = [processing_step("MayFail", script), processing_step("After", "echo after", depends_on=["MayFail"])]
+    script = "python3 -c \"import os, urllib.request as u; u.urlopen(os.environ['GO_URL'])\" || exit 4"
+    go_url = in_job_url(server, "get_object", bucket, "go/now")
+    steps = [processing_step("MayFail", f'GO_URL="{go_url}" && export GO_URL && {script}'),
+             processing_step("After", "echo after", depends_on=["MayFail"])]
     name = create(sagemaker, steps)
     arn = sagemaker.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
     desc = wait_execution(sagemaker, arn)
@@ -245,7 +256,7 @@ def test_independent_branches_run_their_jobs_at_the_same_time(sagemaker, bucket,
     # they run at the same time (run one after another, the first would wait out its MaxRuntime).
     marks = f"{bucket}/overlap/{unique('m')}"
     script = f"{barrier('put', marks + '/$ME')}; {barrier('wait', marks + '/Left', marks + '/Right')}"
-    steps = [processing_step(side, 'eval "$SCRIPT"', environment={"SCRIPT": script, "BARRIER": BARRIER, "ME": side})
+    steps = [processing_step(side, 'eval "$SCRIPT"', environment={"SCRIPT": script, "ME": side, **BARRIER_ENV})
              for side in ("Left", "Right")]
     for step in steps:
         step["Arguments"]["StoppingCondition"] = {"MaxRuntimeInSeconds": 120}

@@ -8,6 +8,8 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from tests.signing import signed
+
 JOB = dict(
     AlgorithmSpecification={"TrainingInputMode": "File", "TrainingImage": "busybox"},
     RoleArn="arn:aws:iam::000000000000:role/SageMakerRole",
@@ -69,8 +71,8 @@ def test_list_items_are_addressed_with_member_index(sagemaker):
 
 def raw(server, target: str, body) -> requests.Response:
     data = body if isinstance(body, (bytes, str)) else json.dumps(body)
-    return requests.post(server.endpoint + "/", data=data, headers={
-        "X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"})
+    return signed("POST", server.endpoint + "/", data, {
+        "X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"}, service="sagemaker")
 
 
 def test_missing_required_member_is_not_null_violation(server):

@@ -170,14 +170,14 @@ def test_wait_reads_the_url_from_the_environment(server):
 def test_job_containers_carry_the_xdist_worker_id(sagemaker_emulator_factory, byo_image, monkeypatch):
     import docker
 
-    from tests.jobhelpers import BARRIER, barrier, shell_training_job, training, unique, wait_until_training
+    from tests.jobhelpers import BARRIER_ENV, barrier, shell_training_job, training, unique, wait_until_training
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw7")  # what xdist sets in a worker
     emulator = sagemaker_emulator_factory(name="worker-tag")
     sagemaker, s3 = emulator.client("sagemaker"), emulator.client("s3")
     s3.create_bucket(Bucket="tagged")
     name = unique("tagged")
     sagemaker.create_training_job(**shell_training_job(
-        name, barrier("wait", "tagged/go"), "tagged", Environment={"BARRIER": BARRIER}))
+        name, barrier("wait", "tagged/go"), "tagged", Environment=BARRIER_ENV))
     wait_until_training(sagemaker, name)
     client = docker.from_env()
     try:

@@ -6,7 +6,7 @@ import docker
 import pytest
 
 from emulator.testing.waiting import wait_until
-from tests.jobhelpers import BARRIER, barrier, shell_training_job, training, unique, wait_for, wait_until_training
+from tests.jobhelpers import BARRIER_ENV, barrier, shell_training_job, training, unique, wait_for, wait_until_training
 from tests.pipelinehelpers import definition, processing_step, steps_by_name, wait_execution
 
 
@@ -44,7 +44,7 @@ def test_job_running_across_a_restart_finishes_normally(own_server, byo_image):
     name = unique("across")
     # The job holds on until the test has restarted the emulator (a marker object), whatever the timing.
     script = f"echo before; {barrier('wait', 'restart/go')}; echo after; echo done > /opt/ml/model/result"
-    sm.create_training_job(**shell_training_job(name, script, "restart", Environment={"BARRIER": BARRIER}))
+    sm.create_training_job(**shell_training_job(name, script, "restart", Environment=BARRIER_ENV))
     wait_until_training(sm, name)
     own_server.restart()
     own_server.client("s3").put_object(Bucket="restart", Key="go", Body=b"")
@@ -80,7 +80,7 @@ def test_pipeline_execution_resumes_after_restart(own_server, byo_image):
     sm = own_server.client("sagemaker")
     own_server.client("s3").create_bucket(Bucket="resume")
     slow = f"echo slow; {barrier('wait', 'resume/go')}"
-    steps = [processing_step("Slow", 'eval "$SCRIPT"', environment={"SCRIPT": slow, "BARRIER": BARRIER}),
+    steps = [processing_step("Slow", 'eval "$SCRIPT"', environment={"SCRIPT": slow, **BARRIER_ENV}),
              processing_step("Next", "echo next", depends_on=["Slow"])]
     sm.create_pipeline(PipelineName="resume", RoleArn="arn:aws:iam::000000000000:role/R",
                        PipelineDefinition=definition(steps))

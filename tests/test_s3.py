@@ -25,6 +25,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from emulator.testing.waiting import wait_until
+from tests.signing import sign_headers, signed
 
 MiB = 1024 * 1024
 
@@ -515,22 +516,22 @@ def test_bucket_lifecycle_and_errors(server):
 
 def test_error_documents_follow_s3(server, bucket):
     endpoint = server.endpoint
-    resp = requests.get(f"{endpoint}/{bucket}/missing/key.txt")
+    resp = signed("GET", f"{endpoint}/{bucket}/missing/key.txt")
     assert resp.status_code == 404
     assert resp.headers["Content-Type"] == "application/xml"
     assert "<Code>NoSuchKey</Code>" in resp.text
     assert "<Message>The specified key does not exist.</Message>" in resp.text
     assert "<Key>missing/key.txt</Key>" in resp.text
     assert "<RequestId>" in resp.text and resp.headers["x-amz-request-id"]
-    resp = requests.get(f"{endpoint}/no-such-bucket-{uuid.uuid4().hex[:8]}/k")
+    resp = signed("GET", f"{endpoint}/no-such-bucket-{uuid.uuid4().hex[:8]}/k")
     assert resp.status_code == 404 and "<Code>NoSuchBucket</Code>" in resp.text
-    head = requests.head(f"{endpoint}/{bucket}/missing")
+    head = signed("HEAD", f"{endpoint}/{bucket}/missing")
     assert head.status_code == 404 and head.content == b""
-    resp = requests.patch(f"{endpoint}/{bucket}/k")
+    resp = signed("PATCH", f"{endpoint}/{bucket}/k")
     assert resp.status_code == 405 and "<Code>MethodNotAllowed</Code>" in resp.text
-    resp = requests.post(f"{endpoint}/{bucket}?delete", data=b"<not-xml")
+    resp = signed("POST", f"{endpoint}/{bucket}?delete", b"<not-xml")
     assert resp.status_code == 400 and "<Code>MalformedXML</Code>" in resp.text
-    resp = requests.get(f"{endpoint}/{bucket}?analytics")
+    resp = signed("GET", f"{endpoint}/{bucket}?analytics")
     assert resp.status_code == 501 and "<Code>NotImplemented</Code>" in resp.text
 
 
@@ -566,9 +567,9 @@ def test_expected_bucket_owner(server, s3, bucket):
 def test_virtual_host_addressing(server, bucket):
     port = urlparse(server.endpoint).port
     host = {"Host": f"{bucket}.localhost:{port}"}
-    assert requests.put(f"{server.endpoint}/v/key.txt", data=b"vhost", headers=host).status_code == 200
-    assert requests.get(f"{server.endpoint}/v/key.txt", headers=host).content == b"vhost"
-    listing = requests.get(f"{server.endpoint}/?list-type=2", headers=host)
+    assert signed("PUT", f"{server.endpoint}/v/key.txt", b"vhost", host).status_code == 200
+    assert signed("GET", f"{server.endpoint}/v/key.txt", headers=host).content == b"vhost"
+    listing = signed("GET", f"{server.endpoint}/?list-type=2", headers=host)
     assert "<Key>v/key.txt</Key>" in listing.text
     assert server.client("s3").get_object(Bucket=bucket, Key="v/key.txt")["Body"].read() == b"vhost"
 
@@ -656,7 +657,10 @@ def test_streamed_upload_keeps_server_memory_low(server, bucket):
     watcher = threading.Thread(target=sample, daemon=True)
     watcher.start()
     try:
-        resp = requests.put(f"{server.endpoint}/{bucket}/huge", data=body(), timeout=600)
+        url = f"{server.endpoint}/{bucket}/huge"
+        auth = sign_headers("PUT", url, headers={"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"})
+        resp = requests.put(url, data=body(), timeout=600, headers={
+            k: v for k, v in auth.items() if k.lower() != "content-length"})
     finally:
         stop.set()
         watcher.join()
@@ -668,7 +672,7 @@ def test_streamed_upload_keeps_server_memory_low(server, bucket):
     assert max(samples) < 300 * MiB
     head = server.client("s3").head_object(Bucket=bucket, Key="huge")
     assert head["ContentLength"] == total * MiB
-    got = requests.get(f"{server.endpoint}/{bucket}/huge", headers={"Range": f"bytes={300 * MiB}-{300 * MiB + 9}"})
+    got = signed("GET", f"{server.endpoint}/{bucket}/huge", headers={"Range": f"bytes={300 * MiB}-{300 * MiB + 9}"})
     assert got.content == block[:10]
 
 
@@ -746,7 +750,9 @@ def test_interrupted_upload_leaves_the_previous_version_and_no_temp_file(server,
     url = urlparse(server.endpoint)
     tmp_dir = Path(server.data_dir) / "s3" / "tmp"
     with socket.create_connection((url.hostname, url.port)) as sock:
-        sock.sendall(f"PUT /{bucket}/atomic HTTP/1.1\r\nHost: {url.netloc}\r\n"
+        auth = sign_headers("PUT", f"{server.endpoint}/{bucket}/atomic")
+        lines = "".join(f"{k}: {v}\r\n" for k, v in auth.items() if k.lower() != "content-length")
+        sock.sendall(f"PUT /{bucket}/atomic HTTP/1.1\r\nHost: {url.netloc}\r\n{lines}"
                      f"Content-Length: {4 * MiB}\r\n\r\n".encode() + b"x" * MiB)
         wait_until(lambda: any(tmp_dir.iterdir()), timeout=30, what="the upload's temp file")  # it has begun
     wait_until(lambda: not any(tmp_dir.iterdir()), timeout=30, what="the temp file removed")

@@ -14,6 +14,7 @@ import pytest
 
 from emulator.api.s3.chunked import AwsChunkedDecoder
 from emulator.core.objectstore import S3Error
+from tests.signing import sign_headers
 
 
 def crc32_b64(data: bytes) -> str:
@@ -124,6 +125,10 @@ def bucket(server):
 def raw_request(server, method: str, path: str, body: bytes = b"", headers: dict | None = None,
                 transfer_chunked: bool = False) -> tuple[int, dict[str, str], bytes]:
     url = urlparse(server.endpoint)
+    # A well-formed signature (the emulator refuses unsigned calls; it checks signatures only when
+    # configured with credentials) next to the test's own payload hash header.
+    auth = sign_headers(method, server.endpoint + path)
+    headers = {**(headers or {}), "Authorization": auth["Authorization"], "X-Amz-Date": auth["X-Amz-Date"]}
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
     try:
         if transfer_chunked:

@@ -24,7 +24,7 @@ from emulator.core.jobs import TRAINING
 from emulator.core.services import Services
 from emulator.server import start_runtime
 from emulator.testing.waiting import wait_for_status, wait_until
-from tests.jobhelpers import BARRIER, ROLE, barrier, ensure_byo_image, unique
+from tests.jobhelpers import BARRIER_ENV, ROLE, barrier, ensure_byo_image, unique
 
 METRIC_REGEX = r"score=([-+0-9.eE]+)"
 
@@ -716,7 +716,7 @@ def test_sdk_tuning_step_pipeline(server, monkeypatch, tmp_path, tuning_image):
 def gated_definition(tuning_image: str, bucket: str, gate: str) -> dict:
     """Training jobs that report their score only once the object `gate` exists in S3."""
     definition = live_definition(tuning_image, bucket, f"{barrier('wait', gate)}; {score_script(SCORE)}")
-    definition["Environment"]["BARRIER"] = BARRIER
+    definition["Environment"].update(BARRIER_ENV)
     return definition
 
 

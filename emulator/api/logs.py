@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 
 from emulator.aws.errors import AwsError
 from emulator.aws.handlers import RequestContext, handler
 from emulator.core.arns import log_group_arn, parse_arn
-from emulator.core.logstore import now_ms
+from emulator.core.logstore import FilterPatternError, now_ms
 
 
 class ResourceNotFoundException(AwsError):
@@ -19,6 +20,18 @@ class ResourceAlreadyExistsException(AwsError):
 
 class InvalidParameterException(AwsError):
     code = "InvalidParameterException"
+
+
+_NUMBER = re.compile(r"^[0-9]{1,18}$")  # ASCII digits that fit SQLite's 64-bit integers
+
+
+def _offset(token: str | None) -> int:
+    """DescribeLogGroups/Streams tokens: the offset of the next page."""
+    if not token:
+        return 0
+    if not _NUMBER.match(token):
+        raise InvalidParameterException("The specified nextToken is invalid.")
+    return int(token)
 
 
 def _group(ctx: RequestContext, name: str) -> str:
@@ -69,14 +82,11 @@ def put_log_events(ctx: RequestContext, req: dict) -> dict:
 
 @handler("logs", "DescribeLogGroups")
 def describe_log_groups(ctx: RequestContext, req: dict) -> dict:
-    prefix = req.get("logGroupNamePrefix") or ""
-    pattern = req.get("logGroupNamePattern")
-    groups = ctx.services.logs.groups(prefix)
-    if pattern:
-        groups = [g for g in groups if pattern.lower() in g["name"].lower()]
     limit = req.get("limit") or 50
-    start = int(req.get("nextToken") or 0)
-    page = groups[start:start + limit]
+    start = _offset(req.get("nextToken"))
+    groups = ctx.services.logs.groups(req.get("logGroupNamePrefix") or "", contains=req.get("logGroupNamePattern"),
+                                      offset=start, limit=limit + 1)
+    page = groups[:limit]
     out = {"logGroups": [{
         "logGroupName": g["name"], "creationTime": g["created"], "metricFilterCount": 0,
         "arn": log_group_arn(g["name"], ctx.region, ctx.account_id),
@@ -84,7 +94,7 @@ def describe_log_groups(ctx: RequestContext, req: dict) -> dict:
         "storedBytes": ctx.services.logs.stored_bytes(g["name"]),
         **({"retentionInDays": g["retention"]} if g["retention"] else {}),
     } for g in page]}
-    if start + limit < len(groups):
+    if len(groups) > limit:
         out["nextToken"] = str(start + limit)
     return out
 
@@ -96,16 +106,16 @@ def describe_log_streams(ctx: RequestContext, req: dict) -> dict:
     by_time = req.get("orderBy") == "LastEventTime"
     if by_time and req.get("logStreamNamePrefix"):
         raise InvalidParameterException("Cannot order by LastEventTime with a logStreamNamePrefix.")
-    streams = ctx.services.logs.streams(group, req.get("logStreamNamePrefix") or "", by_time,
-                                        bool(req.get("descending")))
     limit = req.get("limit") or 50
-    start = int(req.get("nextToken") or 0)
-    page = streams[start:start + limit]
+    start = _offset(req.get("nextToken"))
+    streams = ctx.services.logs.streams(group, req.get("logStreamNamePrefix") or "", by_time,
+                                        bool(req.get("descending")), offset=start, limit=limit + 1)
+    page = streams[:limit]
     out = {"logStreams": [_stream_view(ctx, group, s) for s in page]}
     # The SageMaker SDK v2's log loop re-calls DescribeLogStreams *without* the token it got, so a
     # nextToken would make it loop forever (sdk_and_local_mode.md §3.3). Only hand one out when
     # the caller is itself paginating.
-    if start + limit < len(streams) and req.get("nextToken"):
+    if len(streams) > limit and req.get("nextToken"):
         out["nextToken"] = str(start + limit)
     return out
 
@@ -133,7 +143,7 @@ def _token_id(token: str | None, expected: str) -> int | None:
     if not token:
         return None
     kind, _, number = token.partition("/")
-    if kind not in ("f", "b") or not number.isdigit():
+    if kind not in ("f", "b") or not _NUMBER.match(number.lstrip("0") or "0"):
         raise InvalidParameterException("The specified nextToken is invalid.")
     return int(number) if kind == expected else None
 
@@ -160,13 +170,24 @@ def filter_log_events(ctx: RequestContext, req: dict) -> dict:
     group = _group(ctx, group)
     if req.get("logStreamNames") and req.get("logStreamNamePrefix"):
         raise InvalidParameterException("logStreamNames and logStreamNamePrefix are mutually exclusive.")
-    token = req.get("nextToken")
-    after = int(token) if token and token.isdigit() else 0
-    events, last = ctx.services.logs.filter_events(
-        group, streams=req.get("logStreamNames"), prefix=req.get("logStreamNamePrefix"),
-        start=req.get("startTime"), end=req.get("endTime"), pattern=req.get("filterPattern"),
-        after_id=after, limit=req.get("limit") or 10000)
+    try:
+        events, cursor = ctx.services.logs.filter_events(
+            group, streams=req.get("logStreamNames"), prefix=req.get("logStreamNamePrefix"),
+            start=req.get("startTime"), end=req.get("endTime"), pattern=req.get("filterPattern"),
+            after=_filter_cursor(req.get("nextToken")), limit=req.get("limit") or 10000)
+    except FilterPatternError as err:
+        raise InvalidParameterException(str(err)) from None
     out = {"events": events, "searchedLogStreams": []}
-    if last is not None:
-        out["nextToken"] = str(last)
+    if cursor is not None:
+        out["nextToken"] = f"{cursor[0]}_{cursor[1]}"
     return out
+
+
+def _filter_cursor(token: str | None) -> tuple[int, int] | None:
+    """FilterLogEvents tokens: `<timestamp>_<event id>` of the last event examined."""
+    if not token:
+        return None
+    stamp, sep, event_id = token.partition("_")
+    if not sep or not _NUMBER.match(event_id) or not _NUMBER.match(stamp.removeprefix("-")):
+        raise InvalidParameterException("The specified nextToken is invalid.")
+    return int(stamp), int(event_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from emulator.aws.handlers import RequestContext, handler
 from emulator.core import models as core
-from emulator.core.listing import ListFields, filter_sort_page, pick
+from emulator.core.listing import ListFields, list_page, pick
 
 
 @handler("sagemaker", "CreateModel")
@@ -27,8 +27,7 @@ def delete_model(ctx: RequestContext, req: dict) -> dict:
 
 @handler("sagemaker", "ListModels")
 def list_models(ctx: RequestContext, req: dict) -> dict:
-    items = ctx.services.records.list(core.MODEL)
-    page, token = filter_sort_page(items, req, ListFields(name="ModelName"))
+    page, token = list_page(ctx.services.records, core.MODEL, req, ListFields(name="ModelName"))
     out = {"Models": [pick(m, ("ModelName", "ModelArn", "CreationTime")) for m in page]}
     if token:
         out["NextToken"] = token

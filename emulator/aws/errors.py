@@ -56,6 +56,15 @@ class NotImplementedOperation(AwsError):
     code = "UnknownOperationException"
 
 
+class RequestTooLarge(AwsError):
+    """A request body above the protocol's limit (413, never read into memory to the end)."""
+    code = "RequestEntityTooLargeException"
+    status = 413
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"Request body of at least {size} bytes exceeds the limit of {limit} bytes.")
+
+
 class InternalFailure(AwsError):
     code = "InternalFailure"
     status = 500

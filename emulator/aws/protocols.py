@@ -15,11 +15,12 @@ from urllib.parse import unquote
 
 from botocore.model import OperationModel, Shape
 
-from emulator.aws import models
+from emulator.aws import models, signing
 from emulator.aws.errors import (AwsError, InternalFailure, NotImplementedOperation, SerializationException,
-                                 UnknownOperationException)
+                                 UnknownOperationException, ValidationException)
 from emulator.aws.handlers import RequestContext, lookup
 from emulator.aws.serialize import json_value, xml_members
+from emulator.aws.signing import SignedRequest
 from emulator.aws.validation import validate_input
 
 log = logging.getLogger(__name__)
@@ -38,12 +39,60 @@ def _call(ctx: RequestContext, op: OperationModel, params: dict[str, Any]) -> di
     if fn is None:
         raise NotImplementedOperation(
             f"The operation {op.name} of {ctx.service} is not supported by the SageMaker Emulator yet.")
-    return fn(ctx, params) or {}
+    try:
+        return fn(ctx, params) or {}
+    except KeyError as exc:
+        # The model leaves some members optional that the operation needs (ListPipelineExecutionSteps
+        # without PipelineExecutionArn): a handler reading one that is absent is the client's mistake,
+        # worded as AWS words a missing member.
+        name = exc.args[0] if exc.args else None
+        if isinstance(name, str) and op.input_shape is not None and name in op.input_shape.members \
+                and params.get(name) is None:
+            raise ValidationException(f"1 validation error detected: Value null at '{name[:1].lower()}{name[1:]}' "
+                                      "failed to satisfy constraint: Member must not be null") from None
+        raise
 
 
 def _internal(exc: Exception) -> AwsError:
     log.exception("handler crashed")
     return InternalFailure(f"Internal error in the emulator: {type(exc).__name__}: {exc}")
+
+
+def _authenticate(services: Any, op: OperationModel | None, auth: SignedRequest | None, family: str) -> None:
+    """Every call must be signed, but for the few operations AWS serves unsigned
+    (STS AssumeRoleWithWebIdentity / AssumeRoleWithSAML)."""
+    if auth is None or (op is not None and op.auth_type == "none"):
+        return
+    signing.authenticate(auth, family, services.settings.accepted_credentials)
+
+
+def error_wire(services: Any, route_service: str, err: AwsError, region: str,
+               headers: dict[str, str]) -> WireResponse:
+    """An error answered before the request reached an operation, in the protocol's shape."""
+    ctx = RequestContext(services, route_service, "", region, headers=headers)
+    if route_service == "json":
+        return _json_error(ctx, err)
+    if route_service == "query":
+        return _query_error(ctx, err, "")
+    return _rest_error(ctx, err)
+
+
+def _json_loads(body: bytes) -> Any:
+    """JSON as AWS's deserialisers take it: malformed input, nesting deeper than Python's stack and
+    strings that are not Unicode (lone surrogates) are the client's SerializationException."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise SerializationException("Start of structure or map found where not expected.") from None
+    if _SURROGATE_ESCAPE.search(body):
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise SerializationException("Invalid UTF-8: the request holds an unpaired surrogate.") from None
+    return data
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 # --- JSON 1.1 ------------------------------------------------------------------------------------
@@ -52,20 +101,18 @@ JSON_TARGETS = {"SageMaker": "sagemaker", "Logs_20140328": "logs"}
 
 
 def dispatch_json(services: Any, target: str, body: bytes, region: str,
-                  headers: dict[str, str]) -> WireResponse:
+                  headers: dict[str, str], auth: SignedRequest | None = None) -> WireResponse:
     prefix, _, operation = target.partition(".")
     service = JSON_TARGETS.get(prefix)
     ctx = RequestContext(services, service or prefix, operation, region, headers=headers)
     try:
+        op = models.operation_model(service, operation) if service else None
+        _authenticate(services, op, auth, "json")
         if service is None:
             raise UnknownOperationException(f"Unknown target {target}")
-        op = models.operation_model(service, operation)
         if op is None:
             raise UnknownOperationException(f"Unknown operation {operation}")
-        try:
-            params = json.loads(body) if body.strip() else {}
-        except ValueError:
-            raise SerializationException("Start of structure or map found where not expected.") from None
+        params = _json_loads(body) if body.strip() else {}
         if not isinstance(params, dict):
             raise SerializationException("Start of structure or map found where not expected.")
         result = _call(ctx, op, params)
@@ -110,9 +157,11 @@ def find_rest_operation(service: str, method: str, path: str) -> tuple[Operation
 
 
 def dispatch_rest_json(services: Any, service: str, method: str, path: str, query: dict[str, str],
-                       headers: dict[str, str], body: bytes, region: str) -> WireResponse:
+                       headers: dict[str, str], body: bytes, region: str,
+                       auth: SignedRequest | None = None) -> WireResponse:
     ctx = RequestContext(services, service, "", region, headers=headers)
     try:
+        _authenticate(services, None, auth, "json")
         found = find_rest_operation(service, method, path)
         if found is None:
             raise UnknownOperationException(f"No {service} operation for {method} {path}")
@@ -164,10 +213,7 @@ def _parse_rest_input(shape: Shape | None, labels: dict[str, str], query: dict[s
 
 
 def _loads(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise SerializationException("Could not parse the request body as JSON.") from None
+    data = _json_loads(body)
     if not isinstance(data, dict):
         raise SerializationException("Expected a JSON object.")
     return data
@@ -244,13 +290,14 @@ def query_service_for(action: str, signing_service: str | None) -> str | None:
 
 
 def dispatch_query(services: Any, service: str, form: dict[str, str], region: str,
-                   headers: dict[str, str]) -> WireResponse:
+                   headers: dict[str, str], auth: SignedRequest | None = None) -> WireResponse:
     action = form.get("Action", "")
     ctx = RequestContext(services, service, action, region, headers=headers)
     model = models.service_model(service)
     namespace = model.metadata.get("xmlNamespace", "")
     try:
         op = models.operation_model(service, action)
+        _authenticate(services, op, auth, "query")
         if op is None:
             raise AwsError(f"Could not find operation {action} for version {form.get('Version', '')}",
                            code="InvalidAction")
@@ -285,19 +332,33 @@ def _parse_query_input(shape: Shape | None, form: dict[str, str], prefix: str) -
             if sub:
                 params[name] = sub
         elif kind == "list":
-            items, i = [], 1
-            while any(k.startswith(f"{key}.member.{i}") for k in form):
-                item_key = f"{key}.member.{i}"
+            items = []
+            for item_key in _list_keys(form, key):
                 if member.member.type_name == "structure":
                     items.append(_parse_query_input(member.member, form, item_key + "."))
-                else:
+                elif item_key in form:
                     items.append(_scalar(member.member, form[item_key]))
-                i += 1
             if items or f"{key}" in form:
                 params[name] = items
         elif key in form:
             params[name] = _scalar(member, form[key])
     return params
+
+
+MAX_QUERY_LIST_ITEMS = 1000
+
+
+def _list_keys(form: dict[str, str], key: str) -> list[str]:
+    """`key.member.1`, `key.member.2`, ... as far as the numbering runs without a gap."""
+    pattern = re.compile(re.escape(key) + r"\.member\.([1-9][0-9]{0,6})(?:\.|$)")
+    indices = {int(m.group(1)) for k in form if (m := pattern.match(k))}
+    if len(indices) > MAX_QUERY_LIST_ITEMS:
+        raise AwsError(f"{key} has more than {MAX_QUERY_LIST_ITEMS} members.", code="ValidationError")
+    keys, i = [], 1
+    while i in indices:
+        keys.append(f"{key}.member.{i}")
+        i += 1
+    return keys
 
 
 def _query_error(ctx: RequestContext, err: AwsError, namespace: str) -> WireResponse:

@@ -18,7 +18,13 @@ def to_epoch(value: Any) -> float:
             value = value.replace(tzinfo=dt.timezone.utc)
         return value.timestamp()
     if isinstance(value, str):
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        try:
+            return float(value)
+        except ValueError:
+            stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if stamp.tzinfo is None:
+                stamp = stamp.replace(tzinfo=dt.timezone.utc)
+            return stamp.timestamp()
     return float(value)
 
 

@@ -19,14 +19,20 @@ from typing import Any
 from botocore.model import Shape
 
 from emulator.aws.errors import SerializationException, ValidationException
+from emulator.aws.serialize import to_epoch
 
 try:  # `regex` understands Java's \p{..} classes that some SageMaker patterns use.
     import regex as _regex
 except ImportError:  # pragma: no cover
     _regex = None
 
-MAX_REPORTED = 10
-NON_FINITE = ("NaN", "Infinity", "-Infinity")  # AWS lists at most this many violations in one message
+MAX_REPORTED = 10  # AWS lists at most this many violations in one message
+NON_FINITE = ("NaN", "Infinity", "-Infinity")
+MAX_EPOCH = 253402300800  # 10000-01-01: the range of a datetime
+# Values are quoted in messages, whole when they are merely over their limit (a 2,501-character
+# hyperparameter value); a multi-megabyte value is quoted by its start only, so an error about a huge
+# request is not itself huge.
+MAX_SHOWN = 4096
 
 
 @lru_cache(maxsize=4096)
@@ -46,14 +52,17 @@ def _camel(name: str) -> str:
     return name[:1].lower() + name[1:] if name else name
 
 
+def _clip(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "..."
+
+
 def _show(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return "'" + str(value) + "'"
-    return f"'{value}'"
+    return f"'{_clip(value)}'"
 
 
 class _Collector:
@@ -69,7 +78,11 @@ def validate_input(shape: Shape | None, params: dict[str, Any]) -> None:
     if shape is None:
         return
     collector = _Collector()
-    _check_structure(shape, params, "", collector)
+    try:
+        _check_structure(shape, params, "", collector)
+    except RecursionError:
+        # Only recursive shapes (SearchExpression.SubExpressions) nest this deep: far past any limit AWS has.
+        raise SerializationException("The request nests structures too deeply.") from None
     if collector.errors:
         n = len(collector.errors)
         shown = collector.errors[:MAX_REPORTED]
@@ -134,6 +147,9 @@ def _check(shape: Shape, value: Any, path: str, out: _Collector) -> None:
                 value = int(value)
             else:
                 raise SerializationException(f"Expected an integer at '{path}'")
+        bits = 31 if kind == "integer" else 63  # Java's int and long: a larger number cannot be deserialised
+        if not -(1 << bits) <= value < (1 << bits):
+            raise SerializationException(f"Number at '{path}' is out of range for a {kind}")
         _check_range(shape, value, path, out)
     elif kind in ("float", "double"):
         if isinstance(value, str) and value in NON_FINITE:
@@ -147,6 +163,12 @@ def _check(shape: Shape, value: Any, path: str, out: _Collector) -> None:
     elif kind == "timestamp":
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise SerializationException(f"Expected a timestamp at '{path}'")
+        try:
+            epoch = to_epoch(value)
+        except (ValueError, OverflowError, OSError):
+            raise SerializationException(f"Could not parse '{_clip(value)}' at '{path}' as a timestamp") from None
+        if not -MAX_EPOCH < epoch < MAX_EPOCH:  # also NaN and infinities
+            raise SerializationException(f"Timestamp at '{path}' is out of range")
     elif kind == "blob":
         if not isinstance(value, (str, bytes)):
             raise SerializationException(f"Expected a blob at '{path}'")

@@ -15,7 +15,7 @@ from typing import Any
 from emulator.aws.errors import ResourceNotFound, ValidationException
 from emulator.core import metrics
 from emulator.core.arns import sagemaker_arn
-from emulator.core.listing import ListFields, filter_sort_page
+from emulator.core.listing import ListFields, filter_sort_page, list_page
 from emulator.core.services import Services
 from emulator.store.db import register_schema
 
@@ -153,7 +153,8 @@ def delete_experiment(services: Services, region: str, name: str) -> dict[str, A
 
 
 def list_experiments(services: Services, req: dict[str, Any]) -> tuple[list[dict], str | None]:
-    return _list(services.records.list(EXPERIMENT), req, "ExperimentName")
+    request = {**req, "CreationTimeAfter": req.get("CreatedAfter"), "CreationTimeBefore": req.get("CreatedBefore")}
+    return list_page(services.records, EXPERIMENT, request, ListFields(name="ExperimentName"))
 
 
 # --- trials ------------------------------------------------------------------------------------

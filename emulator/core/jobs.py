@@ -15,9 +15,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.aws.errors import ResourceInUse, ValidationException
-from emulator.core import arns
-from emulator.core.listing import ListFields, filter_sort_page, pick
+from emulator.aws.errors import ResourceInUse, ResourceLimitExceeded, ValidationException
+from emulator.core import arns, file_inputs
+from emulator.core.container_paths import check_processing_paths, check_training_paths
+from emulator.core.listing import ListFields, list_page, pick
 from emulator.core.services import Services
 
 TERMINAL = ("Completed", "Failed", "Stopped")
@@ -83,9 +84,16 @@ def create_training_job(services: Services, region: str, req: dict[str, Any]) ->
     arn = arns.sagemaker_arn("TrainingJob", name, region, services.account_id)
     now = _now()
     body = copy.deepcopy({k: v for k, v in req.items() if k != "Tags"})
-    spec = body["AlgorithmSpecification"]
+    spec = body.get("AlgorithmSpecification") or {}
     if not spec.get("TrainingImage") and not spec.get("AlgorithmName"):
         raise ValidationException("Either TrainingImage or AlgorithmName must be specified in AlgorithmSpecification.")
+    if not body.get("ResourceConfig"):
+        # The model leaves it optional for serverless jobs, which the emulator does not run.
+        raise ValidationException("ResourceConfig is required: the emulator runs training jobs on instances.")
+    check_training_paths(body)
+    check_file_inputs(services, [c.get("DataSource", {}).get("S3DataSource", {}).get("S3Uri")
+                                 for c in body.get("InputDataConfig", [])])
+    check_instance_quota(services, TRAINING, body["ResourceConfig"])
     for channel in body.get("InputDataConfig", []):
         channel.setdefault("CompressionType", "None")
         channel.setdefault("RecordWrapperType", "None")
@@ -120,25 +128,55 @@ def create_processing_job(services: Services, region: str, req: dict[str, Any]) 
     arn = arns.sagemaker_arn("ProcessingJob", name, region, services.account_id)
     now = _now()
     body = copy.deepcopy({k: v for k, v in req.items() if k != "Tags"})
+    check_processing_paths(body)
+    check_file_inputs(services, [(item.get("S3Input") or {}).get("S3Uri") for item in body.get("ProcessingInputs", [])])
+    check_instance_quota(services, PROCESSING, body["ProcessingResources"]["ClusterConfig"])
     for item in body.get("ProcessingInputs", []):
         s3 = item.get("S3Input")
         if s3:
-            if not s3["LocalPath"].startswith("/opt/ml/processing/"):
-                raise ValidationException(f"LocalPath {s3['LocalPath']} of input {item['InputName']} must start "
-                                          "with /opt/ml/processing/.")
             s3.setdefault("S3DataDistributionType", "FullyReplicated")
             s3.setdefault("S3CompressionType", "None")
         item.setdefault("AppManaged", False)
     for out in body.get("ProcessingOutputConfig", {}).get("Outputs", []):
-        s3 = out.get("S3Output")
-        if s3 and not s3["LocalPath"].startswith("/opt/ml/processing/"):
-            raise ValidationException(f"LocalPath {s3['LocalPath']} of output {out['OutputName']} must start "
-                                      "with /opt/ml/processing/.")
         out.setdefault("AppManaged", False)
     body.update({"ProcessingJobArn": arn, "ProcessingJobStatus": "InProgress", "CreationTime": now,
                  "LastModifiedTime": now})
     _insert(services, PROCESSING, name, arn, body, req.get("Tags"))
     return body
+
+
+def check_file_inputs(services: Services, uris: list[str | None]) -> None:
+    for uri in uris:
+        if uri and uri.startswith("file://"):
+            try:
+                file_inputs.resolve(uri, services.settings.file_roots, must_exist=False,
+                                   sockets=services.settings.engine_sockets)
+            except file_inputs.FileInputRefused as refused:
+                raise ValidationException(str(refused)) from None
+
+
+def check_instance_quota(services: Services, kind: JobKind, resources: dict[str, Any]) -> None:
+    """Every instance is a container on this machine: the jobs that are running may hold at most
+    SAGEMAKER_EMULATOR_MAX_INSTANCES of them. Worded as AWS words its per-instance-type quotas."""
+    count = resources.get("InstanceCount", 1)
+    if count < 1:
+        raise ValidationException(f"Value '{count}' at 'instanceCount' failed to satisfy constraint: Member must have "
+                                  "value greater than or equal to 1")
+    limit = services.settings.max_instances
+    in_use = sum(_instances(k, job) for k, job in active_jobs(services))
+    if in_use + count > limit:
+        usage = "training job usage" if kind is TRAINING else "processing job usage"
+        raise ResourceLimitExceeded(
+            f"The account-level service limit '{resources.get('InstanceType', 'instance')} for {usage}' is {limit} "
+            f"Instances, with current utilization of {in_use} Instances and a request delta of {count} Instances. "
+            "Please use AWS Service Quotas to request an increase for this quota (here: "
+            "SAGEMAKER_EMULATOR_MAX_INSTANCES).")
+
+
+def _instances(kind: JobKind, job: dict[str, Any]) -> int:
+    resources = job.get("ResourceConfig") if kind is TRAINING else job.get("ProcessingResources", {}).get(
+        "ClusterConfig")
+    return int((resources or {}).get("InstanceCount", 1) or 0)
 
 
 def _insert(services: Services, kind: JobKind, name: str, arn: str, body: dict, tags: list | None) -> None:
@@ -175,8 +213,7 @@ def describe_job(services: Services, kind: JobKind, name: str) -> dict[str, Any]
 
 def list_jobs(services: Services, kind: JobKind, req: dict[str, Any]) -> tuple[list[dict], str | None]:
     fields = ListFields(name=kind.name_field, status=kind.status_field)
-    items = services.records.list(kind.kind)
-    page, token = filter_sort_page(items, req, fields)
+    page, token = list_page(services.records, kind.kind, req, fields)
     return [pick(job, kind.summary_keys) for job in page], token
 
 
@@ -313,7 +350,6 @@ def active_jobs(services: Services) -> list[tuple[JobKind, dict[str, Any]]]:
     """Jobs that are not terminal: what the job controller looks at after a restart."""
     out = []
     for kind in KINDS.values():
-        for job in services.records.list(kind.kind):
-            if job[kind.status_field] not in TERMINAL:
-                out.append((kind, job))
+        for job in services.records.list_where(kind.kind, kind.status_field, exclude=TERMINAL):
+            out.append((kind, job))
     return out

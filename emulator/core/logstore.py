@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import regex
+
 from emulator.store.db import Database, prefix_successor, register_schema
+
+# One FilterLogEvents call examines at most this many events (AWS also answers a page with fewer
+# events, even none, and a nextToken when it stops searching); a filter regex gets this long per event.
+MAX_SCANNED_EVENTS = 100_000
+REGEX_TIMEOUT_SECONDS = 0.05
 
 register_schema("""
 CREATE TABLE IF NOT EXISTS log_groups (
@@ -41,7 +49,13 @@ CREATE TABLE IF NOT EXISTS log_events (
 CREATE INDEX IF NOT EXISTS log_events_stream ON log_events (grp, stream, ts, id);
 -- Reading a stream on from an event id (the console's live tail) seeks instead of scanning it.
 CREATE INDEX IF NOT EXISTS log_events_stream_id ON log_events (grp, stream, id);
+-- FilterLogEvents pages through a group in (timestamp, id) order.
+CREATE INDEX IF NOT EXISTS log_events_time ON log_events (grp, ts, id);
 """)
+
+
+class FilterPatternError(ValueError):
+    """A filter pattern that is not valid CloudWatch syntax, or too costly to evaluate."""
 
 
 def now_ms() -> int:
@@ -112,21 +126,27 @@ class LogStore:
     def stream_exists(self, group: str, stream: str) -> bool:
         return self.db.query_one("SELECT 1 FROM log_streams WHERE grp=? AND name=?", (group, stream)) is not None
 
-    def groups(self, prefix: str = "") -> list[dict[str, Any]]:
-        rows = self.db.query("SELECT name, created, retention FROM log_groups WHERE name >= ? ORDER BY name",
-                             (prefix,))
-        return [dict(r) for r in rows if r["name"].startswith(prefix)]
+    def groups(self, prefix: str = "", *, contains: str | None = None, offset: int = 0,
+               limit: int = -1) -> list[dict[str, Any]]:
+        """Groups by name, filtered and paged in SQL (`limit` -1: all)."""
+        where, params = ["substr(name, 1, ?)=?"], [len(prefix), prefix]
+        if contains:
+            where.append("instr(lower(name), lower(?)) > 0")
+            params.append(contains)
+        rows = self.db.query(f"SELECT name, created, retention FROM log_groups WHERE {' AND '.join(where)} "
+                             "ORDER BY name LIMIT ? OFFSET ?", params + [limit, offset])
+        return [dict(r) for r in rows]
 
-    def streams(self, group: str, prefix: str = "", order_by_time: bool = False,
-                descending: bool = False) -> list[dict[str, Any]]:
-        rows = [dict(r) for r in self.db.query(
-            "SELECT name, created, first_event, last_event, last_ingestion FROM log_streams WHERE grp=?",
-            (group,)) if r["name"].startswith(prefix)]
-        if order_by_time:
-            rows.sort(key=lambda r: (r["last_event"] or 0, r["name"]), reverse=descending)
-        else:
-            rows.sort(key=lambda r: r["name"], reverse=descending)
-        return rows
+    def streams(self, group: str, prefix: str = "", order_by_time: bool = False, descending: bool = False, *,
+                offset: int = 0, limit: int = -1) -> list[dict[str, Any]]:
+        """A group's streams by name or by last event time, filtered and paged in SQL."""
+        direction = "DESC" if descending else "ASC"
+        order = f"COALESCE(last_event, 0) {direction}, name {direction}" if order_by_time else f"name {direction}"
+        rows = self.db.query(
+            "SELECT name, created, first_event, last_event, last_ingestion FROM log_streams "
+            f"WHERE grp=? AND substr(name, 1, ?)=? ORDER BY {order} LIMIT ? OFFSET ?",
+            (group, len(prefix), prefix, limit, offset))
+        return [dict(r) for r in rows]
 
     def stored_bytes(self, group: str, stream: str | None = None) -> int:
         sql = "SELECT COALESCE(SUM(LENGTH(message)), 0) FROM log_events WHERE grp=?"
@@ -187,46 +207,66 @@ class LogStore:
 
     def filter_events(self, group: str, *, streams: list[str] | None, prefix: str | None,
                       start: int | None, end: int | None, pattern: str | None,
-                      after_id: int, limit: int) -> tuple[list[dict[str, Any]], int | None]:
-        where = ["grp=?", "id>?"]
-        params: list[Any] = [group, after_id]
+                      after: tuple[int, int] | None, limit: int) -> tuple[list[dict[str, Any]], tuple[int, int] | None]:
+        """One FilterLogEvents page in (timestamp, id) order; the cursor is the last event examined,
+        returned when the page is full or the scan budget is spent (None: nothing more to search).
+        Rows are streamed from SQLite, never all loaded."""
+        matcher = compile_filter_pattern(pattern)
+        where = ["grp=?"]
+        params: list[Any] = [group]
+        if after is not None:
+            where.append("(ts>? OR (ts=? AND id>?))")
+            params.extend([after[0], after[0], after[1]])
         if streams:
             where.append(f"stream IN ({','.join('?' * len(streams))})")
             params.extend(streams)
+        if prefix:
+            where.append("substr(stream, 1, ?)=?")
+            params.extend([len(prefix), prefix])
         if start is not None:
             where.append("ts>=?")
             params.append(start)
         if end is not None:
             where.append("ts<=?")
             params.append(end)
-        rows = self.db.query(f"SELECT id, stream, ts, ingestion, message FROM log_events "
-                             f"WHERE {' AND '.join(where)} ORDER BY ts, id", params)
-        matcher = compile_filter_pattern(pattern)
         out: list[dict[str, Any]] = []
-        last_id = None
-        for r in rows:
-            if prefix and not r["stream"].startswith(prefix):
-                continue
-            if not matcher(r["message"]):
-                continue
-            if len(out) >= limit:
-                return out, last_id
-            out.append({"logStreamName": r["stream"], "timestamp": r["ts"], "message": r["message"],
-                        "ingestionTime": r["ingestion"], "eventId": str(r["id"])})
-            last_id = r["id"]
+        with self.db.connection() as conn:
+            cursor = conn.execute(f"SELECT id, stream, ts, ingestion, message FROM log_events "
+                                  f"WHERE {' AND '.join(where)} ORDER BY ts, id", params)
+            try:
+                for scanned, r in enumerate(cursor, start=1):
+                    if matcher(r["message"]):
+                        out.append({"logStreamName": r["stream"], "timestamp": r["ts"], "message": r["message"],
+                                    "ingestionTime": r["ingestion"], "eventId": str(r["id"])})
+                        if len(out) >= limit:
+                            return out, (r["ts"], r["id"])
+                    if scanned >= MAX_SCANNED_EVENTS:
+                        return out, (r["ts"], r["id"])
+            finally:
+                cursor.close()
         return out, None
 
 
-def compile_filter_pattern(pattern: str | None):
+def compile_filter_pattern(pattern: str | None) -> Callable[[str], bool]:
     """CloudWatch filter patterns for unstructured logs: terms that must all appear, `-term` that
     must not, "quoted phrases", `?term` alternatives, and `%regex%`. JSON/space-delimited patterns
-    are matched as plain terms."""
+    are matched as plain terms. A regex runs in the `regex` engine with a per-event time limit, so a
+    pattern written to backtrack catastrophically answers an error instead of holding a worker."""
     if not pattern or not pattern.strip():
         return lambda message: True
     pattern = pattern.strip()
     if len(pattern) > 1 and pattern.startswith("%") and pattern.endswith("%"):
-        regex = re.compile(pattern[1:-1])
-        return lambda message: regex.search(message) is not None
+        try:
+            compiled = regex.compile(pattern[1:-1])
+        except (regex.error, ValueError, OverflowError) as exc:
+            raise FilterPatternError(f"Invalid regex in the filter pattern: {exc}") from None
+
+        def search(message: str) -> bool:
+            try:
+                return compiled.search(message, timeout=REGEX_TIMEOUT_SECONDS) is not None
+            except TimeoutError:
+                raise FilterPatternError("The filter pattern's regex is too expensive to evaluate.") from None
+        return search
     terms = re.findall(r'[-?]?"[^"]*"|\S+', pattern)
     required, excluded, optional = [], [], []
     for term in terms:

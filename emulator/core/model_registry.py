@@ -12,7 +12,7 @@ from typing import Any
 
 from emulator.aws.errors import ConflictException, ValidationException
 from emulator.core.arns import arn_resource_name, sagemaker_arn
-from emulator.core.listing import ListFields, filter_sort_page, pick
+from emulator.core.listing import ListFields, filter_sort_page, list_page, pick
 from emulator.core.services import Services
 from emulator.store.db import register_schema
 
@@ -102,8 +102,7 @@ def delete_group(services: Services, region: str, name_or_arn: str) -> None:
 
 
 def list_groups(services: Services, req: dict[str, Any]) -> tuple[list[dict], str | None]:
-    page, token = filter_sort_page(services.records.list(GROUP), req,
-                                   ListFields(name="ModelPackageGroupName"))
+    page, token = list_page(services.records, GROUP, req, ListFields(name="ModelPackageGroupName"))
     return [pick(g, _GROUP_SUMMARY) for g in page], token
 
 

@@ -105,6 +105,13 @@ class Records:
         rows = self.db.query("SELECT body FROM resources WHERE kind=? ORDER BY created", (kind,))
         return [json.loads(r["body"]) for r in rows]
 
+    def list_where(self, kind: str, field: str, *, exclude: tuple[str, ...]) -> list[dict[str, Any]]:
+        """Records whose top-level `field` is none of `exclude` (filtered in SQL, not in Python)."""
+        marks = ",".join("?" * len(exclude))
+        rows = self.db.query(f"SELECT body FROM resources WHERE kind=? AND json_extract(body, ?) NOT IN ({marks}) "
+                             "ORDER BY created", (kind, f"$.{field}", *exclude))
+        return [json.loads(r["body"]) for r in rows]
+
     def names(self, kind: str) -> list[str]:
         return [r["name"] for r in self.db.query("SELECT name FROM resources WHERE kind=?", (kind,))]
 

@@ -32,6 +32,13 @@ class ContainerSpec:
     aliases: list[str] = field(default_factory=list)
     # An init process as PID 1 forwards SIGTERM: `train` entry points ignore it when they are PID 1.
     init: bool = True
+    pids_limit: int = 4096
+
+
+@dataclass
+class NetworkAddress:
+    gateway: str    # the host's address on the network
+    subnet: str     # CIDR of the containers' addresses
 
 
 @dataclass
@@ -45,6 +52,8 @@ class ContainerState:
 
 class Backend(Protocol):
     def create_network(self, name: str, *, internal: bool, labels: dict[str, str]) -> None: ...
+    def ensure_network(self, name: str, *, labels: dict[str, str]) -> NetworkAddress | None: ...
+    def network_subnets(self, labels: dict[str, str]) -> list[str]: ...
     def remove_network(self, name: str) -> None: ...
     def start(self, spec: ContainerSpec) -> str: ...
     def logs(self, container_id: str, since: float | None = None) -> Iterator[tuple[float, str]]: ...

@@ -11,9 +11,16 @@ import docker
 from docker.errors import APIError, NotFound
 from docker.types import Mount as DockerMount
 
-from emulator.runtime.backend import ContainerSpec, ContainerState
+from emulator.runtime.backend import ContainerSpec, ContainerState, NetworkAddress
 
 _local = threading.local()
+
+# What a job container may do. SageMaker containers run as root and need to own, chmod and signal
+# their own files and processes; they need no raw sockets (ARP or IP spoofing on the job network),
+# device nodes, chroot, audit or capability juggling. `no-new-privileges` stops setuid binaries from
+# gaining more; the pids limit stops a fork bomb from taking the host down.
+JOB_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "NET_BIND_SERVICE"]
+JOB_SECURITY_OPTIONS = ["no-new-privileges"]
 
 
 def client() -> docker.DockerClient:
@@ -36,6 +43,37 @@ class DockerBackend:
     def create_network(self, name: str, *, internal: bool, labels: dict[str, str]) -> None:
         client().networks.create(name, driver="bridge", internal=internal, labels=labels)
 
+    def ensure_network(self, name: str, *, labels: dict[str, str]) -> NetworkAddress | None:
+        """A bridge network of ours, created when missing; its gateway (a host address) and subnet."""
+        try:
+            network = client().networks.get(name)
+        except NotFound:
+            try:
+                network = client().networks.create(name, driver="bridge", labels=labels)
+            except APIError:  # created concurrently by another thread
+                network = client().networks.get(name)
+        network.reload()
+        for entry in network.attrs.get("IPAM", {}).get("Config") or []:
+            subnet = entry.get("Subnet")
+            if not subnet or ":" in subnet:
+                continue
+            gateway = entry.get("Gateway") or str(next(ipaddress.ip_network(subnet).hosts()))
+            return NetworkAddress(gateway=gateway, subnet=subnet)
+        return None
+
+    def network_subnets(self, labels: dict[str, str]) -> list[str]:
+        """The IPv4 subnets of the non-internal networks with these labels."""
+        filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+        subnets = []
+        for network in client().networks.list(filters=filters):
+            network.reload()
+            if network.attrs.get("Internal"):
+                continue
+            for entry in network.attrs.get("IPAM", {}).get("Config") or []:
+                if entry.get("Subnet") and ":" not in entry["Subnet"]:
+                    subnets.append(entry["Subnet"])
+        return subnets
+
     def remove_network(self, name: str) -> None:
         try:
             client().networks.get(name).remove()
@@ -48,7 +86,8 @@ class DockerBackend:
         kwargs = dict(
             image=spec.image, name=spec.name, hostname=spec.hostname, environment=spec.environment,
             labels=spec.labels, mounts=mounts, detach=True, entrypoint=spec.entrypoint, command=spec.command,
-            init=spec.init,
+            init=spec.init, privileged=False, cap_drop=["ALL"], cap_add=JOB_CAPABILITIES,
+            security_opt=JOB_SECURITY_OPTIONS, pids_limit=spec.pids_limit,
         )
         if spec.cpus:
             kwargs["nano_cpus"] = int(spec.cpus * 1e9)
@@ -117,17 +156,3 @@ class DockerBackend:
     def find_networks(self, labels: dict[str, str]) -> list[str]:
         filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
         return [n.name for n in client().networks.list(filters=filters)]
-
-    def gateway_ip(self) -> str | None:
-        """The default bridge's gateway: the host address containers can reach."""
-        try:
-            config = client().networks.get("bridge").attrs["IPAM"]["Config"] or []
-        except (NotFound, APIError, KeyError):
-            return None
-        for entry in config:
-            if entry.get("Gateway"):
-                return entry["Gateway"]
-            if entry.get("Subnet") and ":" not in entry["Subnet"]:
-                # Docker gives the bridge the subnet's first address when no gateway is recorded.
-                return str(next(ipaddress.ip_network(entry["Subnet"]).hosts()))
-        return None

@@ -1,23 +1,37 @@
 """A TCP forwarder that lets job containers reach the emulator.
 
 The emulator listens on loopback by default, which containers cannot reach. Rather than widen the
-server's bind address, the runtime listens on the Docker bridge's gateway address (a host-local
-interface, not the outside network) and pipes bytes to the real server. Containers then get
-AWS_ENDPOINT_URL=http://<gateway>:<port>, so boto3 inside a job talks to this emulator.
+server's bind address, the runtime listens on the gateway address of the Docker network it creates
+for its jobs (a host-local interface, not the outside network) and pipes bytes to the real server.
+Containers then get AWS_ENDPOINT_URL=http://<gateway>:<port>, so boto3 inside a job talks to this
+emulator. Linux accepts packets for any local address on any interface, so binding to the gateway
+alone would let every container on the host in: a connection is admitted only from the subnet of one
+of the emulator's own job networks (the jobs network, and the private network of a multi-host job),
+and closed unanswered otherwise.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import threading
+import time
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
 
 class EndpointProxy:
-    def __init__(self, listen_host: str, target_host: str, target_port: int) -> None:
+    # An unknown peer makes the forwarder look the networks up again, at most this often.
+    REFRESH_SECONDS = 1.0
+
+    def __init__(self, listen_host: str, target_host: str, target_port: int, *,
+                 admitted: Callable[[], list[str]]) -> None:
         self.listen_host = listen_host
+        self._admitted = admitted
+        self._subnets: list = []
+        self._refreshed = 0.0
         self.target = (target_host, target_port)
         self.port: int | None = None
         self._loop = asyncio.new_event_loop()
@@ -47,7 +61,34 @@ class EndpointProxy:
             self._error = None
             self._loop.run_forever()
 
+    def networks_changed(self) -> None:
+        """A job network was created: the next unknown peer looks the networks up at once."""
+        self._refreshed = 0.0
+
+    async def admits(self, peer: str) -> bool:
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        if any(address in subnet for subnet in self._subnets):
+            return True
+        if time.monotonic() - self._refreshed < self.REFRESH_SECONDS:
+            return False
+        self._refreshed = time.monotonic()
+        try:
+            subnets = await asyncio.get_running_loop().run_in_executor(None, self._admitted)
+        except Exception:  # noqa: BLE001 - no engine answer: admit nobody new
+            log.warning("cannot list the job networks", exc_info=True)
+            return False
+        self._subnets = [ipaddress.ip_network(s) for s in subnets]
+        return any(address in subnet for subnet in self._subnets)
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = (writer.get_extra_info("peername") or ("",))[0]
+        if not await self.admits(peer):
+            log.warning("refused a connection to the job endpoint from %s (not on the jobs network)", peer)
+            writer.close()
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:

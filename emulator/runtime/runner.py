@@ -140,8 +140,7 @@ class JobRun:
             return False
         if count > 1:
             self.network = self._network_name()
-            self.rt.backend.remove_network(self.network)
-            self.rt.backend.create_network(self.network, internal=self.isolated, labels={LABEL: self.rt.instance_id})
+            self.rt.create_job_network(self.network, internal=self.isolated)
         limits = limits_for(self.contract.resources(self.job).get("InstanceType", ""))
         entrypoint, command = self.contract.command(self.job)
         environment = self._environment()
@@ -153,8 +152,8 @@ class JobRun:
                 image=image, hostname=host.name, environment=environment,
                 labels={**self.rt.job_labels(self.kind.kind, self.name), f"{LABEL}.host": host.name,
                         f"{LABEL}.stream": host.stream},
-                mounts=host.mounts, network=self.network, network_disabled=self.isolated and count == 1,
-                cpus=limits.vcpus, memory_bytes=limits.memory_bytes, aliases=[host.name],
+                mounts=host.mounts, network=self._network(), network_disabled=self.isolated and count == 1,
+                cpus=limits.vcpus, memory_bytes=limits.memory_bytes, aliases=[host.name] if self.network else [],
                 entrypoint=entrypoint, command=command)
             self.rt.backend.remove(spec.name)  # a leftover from a crashed earlier run of this name
             host.container_id = self.rt.backend.start(spec)
@@ -178,6 +177,14 @@ class JobRun:
 
     def _network_name(self) -> str:
         return network_name(self.rt, self.kind, self.name)
+
+    def _network(self) -> str | None:
+        """Multi-host jobs get a private network of their own (internal when isolated) where algo-N
+        resolve; single-host jobs join the emulator's jobs network (never the default bridge), or none
+        at all when isolated. The endpoint forwarder admits the emulator's non-internal networks only."""
+        if self.network or self.isolated:
+            return self.network
+        return self.rt.jobs_network
 
     def _follow(self, host: Host, since: float | None = None) -> None:
         host.follower = follow(self.rt.backend, host.container_id, self.rt.logs, self.kind.log_group, host.stream,
@@ -254,7 +261,7 @@ class JobRun:
         for container_path, uri in self.contract.continuous_outputs(self.job):
             for host in self.hosts:
                 try:
-                    staging.upload_tree(self.services, self._host_path(host, container_path), uri, copy=True)
+                    staging.upload_tree(self.services, host.ml, container_path, uri, copy=True)
                 except Exception:  # noqa: BLE001 - the final upload at the end reports problems
                     log.debug("continuous upload failed", exc_info=True)
 
@@ -283,11 +290,9 @@ class JobRun:
 
     def _read_first(self, name: str, hosts: list[Host]) -> str | None:
         for host in hosts:
-            path = host.ml / name
-            if path.is_file():
-                text = path.read_text(errors="replace").strip()
-                if text:
-                    return text[:1024]
+            text = staging.read_text(host.ml, OPT_ML + name)
+            if text:
+                return text
         return None
 
     def _record_metric_series(self) -> None:
@@ -308,16 +313,13 @@ class JobRun:
             self._upload_archive(upload)
         else:
             for host in self.hosts:
-                directory = self._host_path(host, upload.container_path)
-                if directory is not None:
-                    staging.upload_tree(self.services, directory, upload.uri)
+                staging.upload_tree(self.services, host.ml, upload.container_path, upload.uri)
 
     def _upload_archive(self, upload: Upload) -> None:
-        dirs = [d for d in (self._host_path(h, upload.container_path) for h in self.hosts) if d is not None]
-        if upload.if_any and not any(d.is_dir() and any(d.iterdir()) for d in dirs):
+        if upload.if_any and not any(staging.has_files(h.ml, upload.container_path) for h in self.hosts):
             return
         archive = self.scratch / f".{upload.uri.rsplit('/', 1)[-1]}"
-        staging.tar_directories(dirs, archive)
+        staging.tar_directories([(h.ml, upload.container_path) for h in self.hosts], archive)
         staging.upload_file(self.services, archive, upload.uri, content_type="application/x-tar")
 
     def cleanup(self) -> None:
@@ -334,31 +336,21 @@ class JobRun:
         return [ContainerState(h.container_id, {}, True, None) for h in self.hosts if h.container_id]
 
     # --- staging ------------------------------------------------------------------------------
-    def _host_path(self, host: Host, container_path: str) -> Path | None:
-        """Where a path under /opt/ml lives on the host for this host's container."""
-        if not container_path.startswith(OPT_ML):
-            return None
-        return host.ml / container_path[len(OPT_ML):]
-
     def _stage(self, host: Host, plan: HostPlan, count: int) -> None:
         for container_path, content in plan.files.items():
-            staging.write_json(self._host_path(host, container_path), content)
+            staging.write_json(staging.host_path(host.ml, container_path), content)
         for item in plan.inputs:
             self._mount_input(host, self._source(item, host, count), item.container_path, item.tag)
         if plan.checkpoints:
             self._stage_checkpoints(host, plan.checkpoints.container_path, plan.checkpoints.uri)
         for container_path in plan.directories:
-            directory = self._host_path(host, container_path)
-            if directory is not None:
-                directory.mkdir(parents=True, exist_ok=True)
+            staging.host_path(host.ml, container_path).mkdir(parents=True, exist_ok=True)
 
     def _mount_input(self, host: Host, objects_or_path, container_path: str, tag: str) -> None:
         if isinstance(objects_or_path, Path):  # file:// input: bind the host folder read-only
             host.mounts.append(Mount(str(objects_or_path), container_path, read_only=True))
             return
-        inside = self._host_path(host, container_path)
-        if inside is None:
-            raise StagingError(f"Local path {container_path} must be under /opt/ml/")
+        inside = staging.host_path(host.ml, container_path)
         total = sum(info.size for _, info in objects_or_path)
         if total > staging.COPY_LIMIT_BYTES:
             staged = staging.materialise(self.services, objects_or_path, host.root / "links" / tag)
@@ -369,15 +361,14 @@ class JobRun:
 
     def _source(self, item: Input, host: Host, count: int):
         if item.uri.startswith("file://"):
-            return staging.file_uri_path(item.uri)
+            settings = self.services.settings
+            return staging.file_uri_path(item.uri, settings.file_roots, settings.engine_sockets)
         objects = staging.list_source_objects(self.services, item.uri, item.data_type)
         return staging.shard(objects, item.distribution, host.index, count)
 
     def _stage_checkpoints(self, host: Host, container_path: str, uri: str) -> None:
         """A job resuming from checkpoints finds them in place before it starts."""
-        target = self._host_path(host, container_path)
-        if target is None:
-            raise StagingError("CheckpointConfig.LocalPath must be under /opt/ml/")
+        target = staging.host_path(host.ml, container_path)
         bucket, _ = staging.s3_location(uri)
         target.mkdir(parents=True, exist_ok=True)
         if self.services.objects.bucket_exists(bucket):
@@ -391,8 +382,9 @@ class JobRun:
     def _environment(self) -> dict[str, str]:
         settings = self.services.settings
         region = arns.region_of(self.job[self.kind.arn_field])
-        env = {"AWS_REGION": region, "AWS_DEFAULT_REGION": region, "AWS_ACCESS_KEY_ID": settings.job_access_key_id,
-               "AWS_SECRET_ACCESS_KEY": settings.job_secret_access_key}
+        key, secret = settings.job_credentials
+        env = {"AWS_REGION": region, "AWS_DEFAULT_REGION": region, "AWS_ACCESS_KEY_ID": key,
+               "AWS_SECRET_ACCESS_KEY": secret}
         env.update(self.contract.environment(self.job))
         if not self.isolated:
             endpoint = self.rt.container_endpoint()

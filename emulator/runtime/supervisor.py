@@ -60,6 +60,8 @@ class Runtime:
         self.logs = LogWriter(services)
         self._proxy = None
         self._endpoint: str | None = None
+        # The jobs network was used, by this run or by jobs that ran before a restart: give it back at shutdown.
+        self.jobs_network_used = False
         self._endpoint_lock = threading.Lock()
 
     # --- names and labels --------------------------------------------------------------------------
@@ -85,23 +87,42 @@ class Runtime:
         names = {d["Name"] for d in user_defs}
         return [d for d in builtin_metric_definitions(image_uri) if d["Name"] not in names]
 
+    @property
+    def jobs_network(self) -> str:
+        """The Docker network every job container that may reach the emulator joins (not the default
+        bridge, where every container on the host could reach the forwarder)."""
+        return f"{self.container_prefix}-jobs"
+
+    def _job_subnets(self) -> list[str]:
+        return self.backend.network_subnets({LABEL: self.instance_id})
+
+    def create_job_network(self, name: str, *, internal: bool) -> None:
+        self.backend.remove_network(name)
+        self.backend.create_network(name, internal=internal, labels={LABEL: self.instance_id})
+        if self._proxy is not None:
+            self._proxy.networks_changed()
+
     def container_endpoint(self) -> str | None:
-        """AWS_ENDPOINT_URL for containers: a forwarder on the Docker bridge gateway."""
+        """AWS_ENDPOINT_URL for containers: a forwarder on the jobs network's gateway that accepts
+        connections from the subnets of this emulator's own (non-internal) job networks only."""
         settings = self.services.settings
-        if settings.container_endpoint:
-            return settings.container_endpoint
         with self._endpoint_lock:
             if self._endpoint is None:
-                gateway = self.backend.gateway_ip()
-                if gateway is None:
+                self.jobs_network_used = True
+                address = self.backend.ensure_network(self.jobs_network, labels={
+                    LABEL: self.instance_id, f"{LABEL}.role": "jobs"})
+                if settings.container_endpoint:
+                    self._endpoint = settings.container_endpoint
+                elif address is None:
                     return None
-                if settings.host in ("0.0.0.0", "::", gateway):
-                    self._endpoint = f"{settings.scheme}://{gateway}:{settings.port}"
+                elif settings.host in ("0.0.0.0", "::", address.gateway):
+                    self._endpoint = f"{settings.scheme}://{address.gateway}:{settings.port}"
                 else:
                     from emulator.runtime.endpoint_proxy import EndpointProxy
-                    self._proxy = EndpointProxy(gateway, settings.host, settings.port)
+                    self._proxy = EndpointProxy(address.gateway, settings.host, settings.port,
+                                                admitted=self._job_subnets)
                     port = self._proxy.start(settings.port)
-                    self._endpoint = f"{settings.scheme}://{gateway}:{port}"
+                    self._endpoint = f"{settings.scheme}://{address.gateway}:{port}"
             return self._endpoint
 
     # --- housekeeping -----------------------------------------------------------------------------
@@ -120,10 +141,15 @@ class Runtime:
         for c in self.containers():
             self.backend.remove(c.id)
         for net in self.backend.find_networks({LABEL: self.instance_id}):
-            self.backend.remove_network(net)
+            if net != self.jobs_network:  # the forwarder listens on it
+                self.backend.remove_network(net)
 
     def shutdown(self) -> None:
         # Containers keep running across an emulator restart (the job controller adopts them).
         self.logs.close()
         if self._proxy is not None:
             self._proxy.stop()
+        if self.jobs_network_used:
+            # Docker has room for a few dozen bridge networks: give ours back. Docker refuses while
+            # job containers are still attached; then the next start reuses it.
+            self.backend.remove_network(self.jobs_network)

@@ -58,7 +58,8 @@ class Emulator:
         """Empty every store (POST /_emulator/reset), as a fresh emulator would be."""
         import requests
 
-        response = requests.post(f"{self.endpoint_url}/_emulator/reset", timeout=120, verify=False)
+        # A JSON request: the emulator refuses state-changing calls a cross-site browser form could send.
+        response = requests.post(f"{self.endpoint_url}/_emulator/reset", json={}, timeout=120, verify=False)
         response.raise_for_status()
 
     def client(self, service: str, **config):
@@ -210,6 +211,7 @@ class ThreadEmulator(Emulator):
         import uvicorn
 
         from emulator.config import Settings
+        from emulator.http_limits import limited_protocol
         from emulator.server import create_app, listening_socket
 
         settings = Settings(host="127.0.0.1", port=0, data_dir=self.data_dir, tls=self.want_tls,
@@ -221,7 +223,8 @@ class ThreadEmulator(Emulator):
             from emulator.tls import ensure_self_signed
             cert, key = ensure_self_signed(settings.data_dir / "tls")
             ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
-        self._server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", **ssl))
+        self._server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning",
+                                                     http=limited_protocol(settings.client_timeout), **ssl))
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True,
                                         name=f"sagemaker-emulator-{settings.port}")
         self._thread.start()

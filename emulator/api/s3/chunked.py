@@ -6,7 +6,7 @@
 botocore sends it over https (STREAMING-UNSIGNED-PAYLOAD-TRAILER, checksum in a trailer); other SDKs sign
 each chunk (STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]). Bytes are fed as they arrive, in pieces of any
 size, and decoded data comes back as zero-copy slices of the input: memory stays bounded by one line.
-Chunk signatures are not verified (the emulator does not check signatures at all).
+Chunk signatures are not verified (emulator.aws.signing checks the request's own signature).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 from emulator.core.objectstore import S3Error
 
 MAX_LINE = 16 * 1024
+MAX_TRAILER_BYTES = 16 * 1024  # all trailer lines together (a checksum trailer is under 100 bytes)
 
 _SIZE, _DATA, _DATA_END, _TRAILER, _DONE = range(5)
 
@@ -31,6 +32,7 @@ class AwsChunkedDecoder:
         self._remaining = 0
         self.trailers: dict[str, str] = {}
         self.decoded_size = 0
+        self._trailer_bytes = 0
 
     @property
     def done(self) -> bool:
@@ -91,6 +93,9 @@ class AwsChunkedDecoder:
             if not line:
                 self._state = _DONE
                 return
+            self._trailer_bytes += len(line) + 2
+            if self._trailer_bytes > MAX_TRAILER_BYTES:
+                raise S3Error("InvalidRequest", "The aws-chunked trailers are too long.")
             name, sep, value = line.decode("latin-1").partition(":")
             if not sep:
                 raise S3Error("InvalidRequest", "Malformed aws-chunked trailer.")

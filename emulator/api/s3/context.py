@@ -38,6 +38,7 @@ class S3Request:
     bucket: str | None
     key: str | None
     query: dict[str, str]
+    virtual_host: bool = False  # the bucket came from the Host header
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16].upper())
 
     @property
@@ -80,7 +81,7 @@ class S3Request:
             bucket, key = virtual, path
         else:
             bucket, _, key = path.partition("/")
-        return cls(request, services, bucket or None, key or None, query)
+        return cls(request, services, bucket or None, key or None, query, virtual_host=bool(virtual))
 
 
 async def in_thread(func, *args, **kwargs):

@@ -14,6 +14,8 @@ from emulator.api.s3 import buckets, multipart, objects
 from emulator.api.s3.context import S3Request
 from emulator.api.s3.errors import error_response
 from emulator.api.s3.presign import check_presigned
+from emulator.aws import signing
+from emulator.aws.signing import SignedRequest
 from emulator.core.objectstore import S3Error
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ async def handle_s3(request: Request, services) -> Response:
     try:
         ctx = S3Request.from_request(request, services)
         request_id = ctx.request_id
+        authenticate(ctx)
         check_presigned(ctx.query)
         owner = ctx.headers.get("x-amz-expected-bucket-owner")
         if owner is not None and owner != ctx.account_id:
@@ -50,6 +53,16 @@ async def handle_s3(request: Request, services) -> Response:
         # next request would be parsed as body. Closing the connection keeps client and server in step.
         response.headers["Connection"] = "close"
     return response
+
+
+def authenticate(ctx: S3Request) -> None:
+    """Every S3 call is signed (header or presigned URL); see emulator.aws.signing."""
+    signed = SignedRequest.from_scope(ctx.request.scope)
+    auth_path = f"/{ctx.bucket}{signed.raw_path}" if ctx.virtual_host else None
+    try:
+        signing.authenticate(signed, "s3", ctx.services.settings.accepted_credentials, s3_auth_path=auth_path)
+    except signing.AuthFailure as failure:
+        raise S3Error(failure.code, failure.message, status=failure.status) from None
 
 
 def _body_left_unread(request: Request) -> bool:

@@ -30,12 +30,20 @@ from emulator.runtime.contracts import CONTRACTS
 from emulator.runtime.controllers.base import Controller, Requeue
 from emulator.runtime.controllers.queue import Key
 from emulator.runtime.runner import JobRun, clean_up, host_count
-from emulator.runtime.staging import StagingError
+from emulator.runtime.staging import PlantedLink, StagingError
 from emulator.runtime.supervisor import LABEL, JobFailure, Runtime
 
 log = logging.getLogger(__name__)
 
 QUEUED_RETRY_SECONDS = 1.0    # a job waiting for a free slot looks again this often
+
+
+def failure_reason(failure: JobFailure | StagingError) -> str:
+    if isinstance(failure, JobFailure):
+        return str(failure)
+    if isinstance(failure, PlantedLink):  # the job's own doing, as a script that deletes its outputs
+        return f"AlgorithmError: {failure}"
+    return f"ClientError: {failure}"
 
 
 class JobController(Controller):
@@ -63,6 +71,8 @@ class JobController(Controller):
                 folder = self.services.settings.jobs_dir / contract.SCRATCH
                 if folder.is_dir():
                     keys |= {(kind, path.name) for path in folder.iterdir()}
+        if keys:  # jobs of an earlier run may hold the jobs network: give it back at shutdown
+            self.runtime.jobs_network_used = True
         return keys
 
     def reset(self) -> None:
@@ -109,7 +119,7 @@ class JobController(Controller):
             if seen.finished:
                 run.complete(seen.codes)
         except (JobFailure, StagingError) as failure:
-            reason = str(failure) if isinstance(failure, JobFailure) else f"ClientError: {failure}"
+            reason = failure_reason(failure)
             run = run if isinstance(run, JobRun) else self.runs.get(key)
             if run is not None:
                 run.fail(reason)
