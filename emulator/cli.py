@@ -1,4 +1,4 @@
-"""`sagemaker-emulator serve | images build`."""
+"""`sagemaker-emulator serve | images build | env | sdk-setup | sdk-reset`."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from emulator.config import Settings
 
 
 def serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from emulator.server import create_app
 
     settings = Settings()
@@ -24,18 +22,21 @@ def serve(args: argparse.Namespace) -> int:
         settings.data_dir = Path(args.data_dir).expanduser().resolve()
     if args.tls:
         settings.tls = True
-    ssl: dict = {}
-    if settings.tls:
-        from emulator.tls import ensure_self_signed
-        cert, key = ensure_self_signed(settings.data_dir / "tls")
-        ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+    if args.sdk_https_port is not None:
+        settings.sdk_https_port = args.sdk_https_port
+    from emulator.listeners import bind_sdk_socket
+    from emulator.listeners import serve as serve_listeners
+    from emulator.tls import ca_bundle_path
+    sdk_socket = bind_sdk_socket(settings)
     url = f"{settings.scheme}://{settings.host}:{settings.port}"
     print(f"SageMaker Emulator listening on {url} (data in {settings.data_dir})", flush=True)
-    print(f"Point clients at it:  export AWS_ENDPOINT_URL={url}", flush=True)
-    if settings.tls:
-        print(f"Self-signed certificate: {ssl['ssl_certfile']} (use AWS_CA_BUNDLE or verify=False)", flush=True)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level,
-                access_log=args.access_log, timeout_keep_alive=30, **ssl)
+    print('Point clients at it:  eval "$(sagemaker-emulator env)"   (SageMaker SDK: sagemaker-emulator sdk-setup)',
+          flush=True)
+    if sdk_socket is not None:
+        print(f"SDK https listener on https://{settings.host}:{settings.sdk_https_port} "
+              f"(trust it with AWS_CA_BUNDLE={ca_bundle_path(settings.tls_dir)})", flush=True)
+    serve_listeners(create_app(settings), settings, sdk_socket, log_level=args.log_level,
+                    access_log=args.access_log)
     return 0
 
 
@@ -47,6 +48,36 @@ def images_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def env(args: argparse.Namespace) -> int:
+    from emulator import sdk_setup
+    try:
+        exports = sdk_setup.environment(args.endpoint)
+    except sdk_setup.SetupError as exc:
+        print(f"sagemaker-emulator env: {exc}", file=sys.stderr)
+        return 1
+    sys.stdout.write(sdk_setup.shell_exports(exports))
+    return 0
+
+
+def sdk_setup_command(args: argparse.Namespace) -> int:
+    from emulator import sdk_setup
+    try:
+        path = sdk_setup.setup(args.endpoint)
+    except sdk_setup.SetupError as exc:
+        print(f"sagemaker-emulator sdk-setup: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}: the SageMaker SDK's STS endpoint now resolves to the emulator at {args.endpoint}\n"
+          'also run: eval "$(sagemaker-emulator env)"    undo with: sagemaker-emulator sdk-reset')
+    return 0
+
+
+def sdk_reset_command(args: argparse.Namespace) -> int:
+    from emulator import sdk_setup
+    removed = sdk_setup.reset()
+    print(f"removed {sdk_setup.endpoints_file()}" if removed else "nothing to undo: no override of ours found")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sagemaker-emulator", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -54,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1: loopback only)")
     p_serve.add_argument("--port", type=int, default=None, help="port (default 7070)")
     p_serve.add_argument("--data-dir", default=None, help="state directory (default ~/.sagemaker-emulator)")
-    p_serve.add_argument("--tls", action="store_true", help="serve https with a self-signed certificate")
+    p_serve.add_argument("--tls", action="store_true", help="serve https with the emulator's certificate")
+    p_serve.add_argument("--sdk-https-port", type=int, default=None,
+                         help="https listener for the SDK's STS endpoint (default 7443; 0 any free port, -1 none)")
     p_serve.add_argument("--log-level", default="warning")
     p_serve.add_argument("--access-log", action="store_true")
     p_serve.set_defaults(func=serve)
@@ -63,6 +96,17 @@ def main(argv: list[str] | None = None) -> int:
     p_build = images_sub.add_parser("build", help="build the local framework/algorithm images")
     p_build.add_argument("names", nargs="*")
     p_build.set_defaults(func=images_build)
+    from emulator.sdk_setup import default_endpoint
+    for name, func, text in (
+            ("env", env, 'print the exports that point AWS clients at the emulator: eval "$(sagemaker-emulator env)"'),
+            ("sdk-setup", sdk_setup_command, ("make the SageMaker SDK's hard-wired STS endpoint reach the emulator "
+                                              "(writes ~/.aws/models/endpoints.json)")),
+            ("sdk-reset", sdk_reset_command, "undo sdk-setup")):
+        p_cmd = sub.add_parser(name, help=text)
+        if name != "sdk-reset":
+            p_cmd.add_argument("--endpoint", default=default_endpoint(),
+                               help="the emulator's URL (default $SAGEMAKER_EMULATOR_ENDPOINT or http://127.0.0.1:7070)")
+        p_cmd.set_defaults(func=func)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return args.func(args)

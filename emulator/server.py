@@ -90,11 +90,22 @@ async def emulator_endpoint(request: Request, services: Services) -> Response:
     if path == "/_emulator/health" and request.method == "GET":
         docker_ok = await asyncio.to_thread(docker_available)
         return JSONResponse({"status": "running", "version": __version__, "docker": docker_ok,
-                             "dataDir": str(services.settings.data_dir)})
+                             "dataDir": str(services.settings.data_dir), **sdk_listener_info(services.settings)})
     if path == "/_emulator/reset" and request.method == "POST":
         await run_in_threadpool(services.reset)
         return JSONResponse({"status": "reset"})
     return JSONResponse({"message": f"Unknown emulator endpoint {request.method} {path}"}, status_code=404)
+
+
+def sdk_listener_info(settings: Settings) -> dict:
+    """What `sagemaker-emulator env` / `sdk-setup` need to know about this server (emulator/sdk_setup.py)."""
+    from emulator.tls import ca_bundle_path
+    info = {"region": settings.region, "accountId": settings.account_id}
+    if settings.sdk_https_port > 0:
+        info.update(sdkHttpsPort=settings.sdk_https_port, caBundle=str(ca_bundle_path(settings.tls_dir)))
+    elif settings.tls:
+        info["caBundle"] = str(ca_bundle_path(settings.tls_dir))
+    return info
 
 
 def seed_builtin_data(services: Services) -> None:

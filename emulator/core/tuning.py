@@ -344,6 +344,9 @@ def _check_metric(metric: str, algorithm: dict[str, Any], services: Services | N
     names = {d["Name"] for d in defs}
     runtime = getattr(services, "runtime", None) if services is not None else None
     image = algorithm.get("TrainingImage") or ""
+    unavailable = runtime.unavailable_image_reason(image) if hasattr(runtime, "unavailable_image_reason") else None
+    if unavailable:
+        raise ValidationException(unavailable)
     checkable = bool(defs)
     if runtime is not None and hasattr(runtime, "builtin_metric_definitions"):
         checkable = True
@@ -460,6 +463,7 @@ def create_tuning_job(services: Services, region: str, req: dict[str, Any]) -> d
     config.setdefault("TrainingJobEarlyStoppingType", "Off")
     spec = parse_spec(body, services)
     _check_training_request(spec, name)
+    _record_objective_in_static_hyperparameters(body)
     parents = _warm_start_parents(services, body)
     body.update({
         STATUS: "InProgress",
@@ -479,6 +483,19 @@ def create_tuning_job(services: Services, region: str, req: dict[str, Any]) -> d
         services.records.add_tags(arn, req["Tags"])
     manager(services).start(name)
     return body
+
+
+def _record_objective_in_static_hyperparameters(body: dict[str, Any]) -> None:
+    """SageMaker describes each training job definition with the objective metric among its static
+    hyperparameters, as it passes it to every training job (HyperparameterTuner.attach deletes
+    StaticHyperParameters["_tuning_objective_metric"] and fails without it)."""
+    config = body["HyperParameterTuningJobConfig"]
+    definitions = [body["TrainingJobDefinition"]] if body.get("TrainingJobDefinition") is not None \
+        else body.get("TrainingJobDefinitions") or []
+    for definition in definitions:
+        objective = config.get("HyperParameterTuningJobObjective") or definition.get("TuningObjective") or {}
+        if objective.get("MetricName"):
+            definition.setdefault("StaticHyperParameters", {})[OBJECTIVE_KEY] = objective["MetricName"]
 
 
 def _check_training_request(spec: Spec, name: str) -> None:

@@ -45,7 +45,9 @@ BASE_OVERRIDE_ENV = "SAGEMAKER_EMULATOR_BASE_IMAGE"
 # name -> build context. "base" is special: built by bootstrap.sh, not by a Dockerfile.
 LOCAL_IMAGES: dict[str, Path] = {
     "base": CONTAINERS_DIR / "base",
+    # scikit-learn 1.4.2 (framework version 1.4-2) and 1.2.2 (1.2-1): one context, two images.
     "sklearn": CONTAINERS_DIR / "sklearn",
+    "sklearn-1.2": CONTAINERS_DIR / "sklearn",
     "xgboost": CONTAINERS_DIR / "xgboost",
     # First-party algorithms: one context, one image per ECR repository (BUILD_ARGS names it).
     "linear-learner": CONTAINERS_DIR / "amazon-algorithms",
@@ -74,7 +76,23 @@ SHARED_SOURCES: dict[str, dict[str, Path]] = {
 
 # Docker build arguments besides BASE: name -> {ARG: value} (part of the image hash).
 BUILD_ARGS: dict[str, dict[str, str]] = {
-    name: {"ALGORITHM": name} for name in ("linear-learner", "knn", "factorization-machines")
+    **{name: {"ALGORITHM": name} for name in ("linear-learner", "knn", "factorization-machines")},
+    "sklearn": {"SCIKIT_LEARN_VERSION": "1.4.2"},
+    "sklearn-1.2": {"SCIKIT_LEARN_VERSION": "1.2.2"},
+}
+
+# Framework versions (the first part of an image tag, as the SDK's framework_version writes it) that
+# have an image of their own: ECR repository -> {framework version: (local image, library version)}.
+# Every other version of these repositories runs on the nearest one, and the job log says so
+# (docs/configuration.md has the table). scikit-learn 0.20, 0.23 and 1.0 publish no wheels for the
+# images' Python 3.11.
+FRAMEWORK_VERSIONS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
+    "sagemaker-scikit-learn": ("scikit-learn", {"1.2-1": ("sklearn-1.2", "1.2.2"),
+                                                "1.4-2": ("sklearn", "1.4.2")}),
+    "sagemaker-xgboost": ("XGBoost", {"3.0-5": ("xgboost", "3.0.5")}),
+    "xgboost": ("XGBoost", {"3.0-5": ("xgboost", "3.0.5")}),
+    "pytorch-training": ("PyTorch", {"2.13.0": ("pytorch", "2.13.0")}),
+    "pytorch-inference": ("PyTorch", {"2.13.0": ("pytorch", "2.13.0")}),
 }
 
 # ECR repository -> local image name. Names without a build context in LOCAL_IMAGES are known
@@ -94,6 +112,25 @@ AWS_REPOSITORIES: dict[str, str] = {
     "autogluon-inference": "autogluon",
 }
 
+# SageMaker's own algorithm images that the emulator does not provide: ECR repository -> algorithm
+# name as the SDK and the docs call it. Jobs (and tuning jobs) using them fail saying so.
+NOT_PROVIDED_ALGORITHMS: dict[str, str] = {
+    "randomcutforest": "RandomCutForest",
+    "ipinsights": "IP Insights",
+    "kmeans": "K-Means",
+    "pca": "PCA",
+    "ntm": "Neural Topic Model",
+    "lda": "LDA",
+    "object2vec": "Object2Vec",
+    "blazingtext": "BlazingText",
+    "forecasting-deepar": "DeepAR",
+    "image-classification": "Image Classification",
+    "object-detection": "Object Detection",
+    "semantic-segmentation": "Semantic Segmentation",
+    "seq2seq": "Sequence-to-Sequence",
+}
+AWS_REPOSITORIES.update({repository: repository for repository in NOT_PROVIDED_ALGORITHMS})
+
 # (ECR repository, tag pattern) -> local image, consulted before AWS_REPOSITORIES. JumpStart's
 # LightGBM and CatBoost specs name the PyTorch 1.9.0 DLC (their scripts never import torch), so those
 # tags run on the torch-free jumpstart-tabular image; every other PyTorch tag gets the real thing.
@@ -112,6 +149,7 @@ _ECR_URI = re.compile(
 
 _WHEELS_DIR = "wheels"
 _WHEELS_STAMP = ".requirements.sha256"
+_FRAMEWORK_VERSIONS_FILE = "framework-versions.txt"
 _SHARED_DIR = "shared"
 _LOCK_DIR = Path(tempfile.gettempdir()) / "sagemaker-emulator-locks"
 
@@ -138,6 +176,11 @@ class ResolvedImage:
     def failure_reason(self) -> str | None:
         if self.image or self.buildable:
             return None
+        if self.repository in NOT_PROVIDED_ALGORITHMS:
+            return (f"The built-in algorithm {NOT_PROVIDED_ALGORITHMS[self.repository]} (image {self.uri}) is not "
+                    "provided by the SageMaker Emulator. Provided built-in algorithms: XGBoost, LinearLearner, "
+                    "k-NN, Factorization Machines, and JumpStart LightGBM, CatBoost, AutoGluon-Tabular and "
+                    "TabTransformer; any image in the local Docker engine also runs as is.")
         return (
             f"Image {self.uri} ({self.repository}) is a SageMaker image that this emulator does not "
             f"provide yet (local image '{self.local_name}'). Supported: "
@@ -162,13 +205,52 @@ def resolve_image_uri(uri: str, docker_client: docker.DockerClient | None) -> Re
         return None
     local_name = next((name for repository, tags, name in AWS_REPOSITORY_TAGS
                        if repository == match["repository"] and tags.fullmatch(match["tag"] or "")),
-                      AWS_REPOSITORIES[match["repository"]])
+                      None)
+    if local_name is None:
+        chosen = framework_version_for(match["repository"], match["tag"])
+        local_name = chosen[1] if chosen else AWS_REPOSITORIES[match["repository"]]
     return ResolvedImage(
         uri=uri,
         local_name=local_name,
         buildable=local_name in LOCAL_IMAGES,
         repository=match["repository"],
     )
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version))
+
+
+def framework_version_for(repository: str, tag: str | None) -> tuple[str, str, str] | None:
+    """(framework version asked for, local image, framework version it runs) for a framework image's
+    tag, choosing the nearest version that has an image; None for repositories without versions."""
+    if repository not in FRAMEWORK_VERSIONS:
+        return None
+    versions = FRAMEWORK_VERSIONS[repository][1]
+    asked = re.match(r"\d+(?:\.\d+)*(?:-\d+)?", tag or "")
+    if not asked:  # "latest" or no tag: the newest
+        newest = max(versions, key=_version_key)
+        return tag or "latest", versions[newest][0], newest
+    def position(version: str) -> int:  # 1.2-1 -> 1_002_001: major, minor and build on one line
+        parts = (_version_key(version) + (0, 0, 0))[:3]
+        return parts[0] * 1_000_000 + parts[1] * 1_000 + parts[2]
+    wanted = position(asked.group())
+    nearest = min(versions, key=lambda v: (abs(position(v) - wanted), -position(v)))  # a tie: the newer
+    return asked.group(), versions[nearest][0], nearest
+
+
+def version_note(uri: str) -> str | None:
+    """The job-log line for an image URI whose framework version runs on another version here."""
+    match = _ECR_URI.match(uri)
+    if not match:
+        return None
+    chosen = framework_version_for(match["repository"], match["tag"])
+    if chosen is None or chosen[0] == chosen[2]:
+        return None
+    library, versions = FRAMEWORK_VERSIONS[match["repository"]]
+    asked, _, used = chosen
+    return (f"SageMaker Emulator: framework version {asked} of {match['repository']} is not built here; "
+            f"running {library} {versions[used][1]} (framework version {used}), the nearest one that is.")
 
 
 def image_for_uri(uri: str, docker_client: docker.DockerClient, progress: Progress | None = None) -> str:
@@ -314,8 +396,13 @@ def _ensure_wheels(context: Path, say: Progress) -> None:
     requirements = context / "requirements.txt"
     if not requirements.exists():
         return
+    # Other versions of a framework, one per image (BUILD_ARGS): fetched one by one without
+    # dependencies, since one pip resolution cannot hold two versions of a package.
+    versions = context / _FRAMEWORK_VERSIONS_FILE
+    pinned = [line.strip() for line in versions.read_text().splitlines()
+              if line.strip() and not line.startswith("#")] if versions.exists() else []
     wheels = context / _WHEELS_DIR
-    wanted = hashlib.sha256(requirements.read_bytes()).hexdigest()
+    wanted = hashlib.sha256(requirements.read_bytes() + "\n".join(pinned).encode()).hexdigest()
     stamp = wheels / _WHEELS_STAMP
     if stamp.exists() and stamp.read_text().strip() == wanted:
         return
@@ -329,6 +416,8 @@ def _ensure_wheels(context: Path, say: Progress) -> None:
     with tempfile.TemporaryDirectory(prefix="sagemaker-emulator-wheels-") as tmp:
         pip_wheel = [sys.executable, "-m", "pip", "wheel", "-qq", "--prefer-binary", "-w", tmp]
         _run([*pip_wheel, "-r", str(requirements)], say)
+        for requirement in pinned:
+            _run([*pip_wheel, "--no-deps", requirement], say)
         Path(tmp, _WHEELS_STAMP).write_text(wanted + "\n")
         shutil.rmtree(wheels, ignore_errors=True)
         shutil.copytree(tmp, wheels)

@@ -19,6 +19,7 @@ from emulator.core import jobs
 from emulator.core.jobs import PROCESSING, TRAINING, JobKind
 from emulator.runtime import staging
 from emulator.runtime.backend import ContainerSpec, Mount
+from emulator.runtime.images import version_note
 from emulator.runtime.instance_types import limits_for
 from emulator.runtime.logpump import LogPump, MetricSeries
 from emulator.runtime.staging import StagingError
@@ -136,6 +137,7 @@ class JobRun:
             self.rt.backend.create_network(self.network, internal=self.isolated,
                                            labels={LABEL: self.rt.instance_id})
         limits = limits_for(self.resources.get("InstanceType", ""))
+        note = version_note(self.image_uri)  # a framework version that runs on another one here
         epoch = int(time.time())
         for host in self.hosts:
             host.stream = f"{self.name}/{host.name}-{epoch}"
@@ -150,6 +152,8 @@ class JobRun:
             self.rt.backend.remove(spec.name)  # a leftover from a crashed earlier run of this name
             host.container_id = self.rt.backend.start(spec)
             self.followers.append(self.pump.follow(self.rt.backend, host.container_id, host.stream))
+            if note:
+                self.pump.line(host.stream, time.time(), note)
         jobs.mark_started(self.services, self.kind, self.name)
 
     def _reattach(self, containers: list) -> None:

@@ -115,6 +115,13 @@ class Runtime:
         except images.ImageBuildError as exc:
             raise JobFailure(f"InternalServerError: building the local image for {uri} failed: {exc}") from exc
 
+    def unavailable_image_reason(self, image_uri: str) -> str | None:
+        """Why a SageMaker image cannot run here, when it is one the emulator does not provide."""
+        from emulator.runtime.docker_backend import client
+        from emulator.runtime.images import resolve_image_uri
+        resolved = resolve_image_uri(image_uri, client())
+        return resolved.failure_reason if resolved is not None else None
+
     def builtin_metric_definitions(self, image_uri: str, user_defs: list[dict]) -> list[dict]:
         """Built-in algorithms' platform metric definitions (filled in even when the request has none)."""
         from emulator.runtime.builtin_metrics import builtin_metric_definitions
