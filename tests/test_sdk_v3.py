@@ -36,7 +36,7 @@ def sdk3_python() -> str:
 
 def test_model_trainer_script_mode(server, sdk3_python, tmp_path):
     from emulator.runtime.images import ensure_image
-    ensure_image("sklearn", None)
+    ensure_image("sklearn-1.2", None)
     bucket = unique("sdk3")
     s3 = server.client("s3")
     s3.create_bucket(Bucket=bucket)
@@ -68,7 +68,7 @@ def test_model_trainer_script_mode(server, sdk3_python, tmp_path):
 
 def test_v3_pipeline_with_model_trainer_step_condition_and_fail(server, sdk3_python, tmp_path):
     from emulator.runtime.images import ensure_image
-    ensure_image("sklearn", None)
+    ensure_image("sklearn-1.2", None)
     bucket = unique("sdk3pipe")
     server.client("s3").create_bucket(Bucket=bucket)
     code = tmp_path / "code"
