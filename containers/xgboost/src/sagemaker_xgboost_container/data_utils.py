@@ -23,9 +23,20 @@ CSV, LIBSVM, PARQUET, RECORDIO_PROTOBUF = channels.CSV, channels.LIBSVM, channel
 VALID_CONTENT_TYPES = list(channels.FORMATS)
 VALID_PIPED_CONTENT_TYPES = [t for t, fmt in channels.FORMATS.items() if fmt != LIBSVM]
 
-__all__ = ["CSV", "LIBSVM", "PARQUET", "RECORDIO_PROTOBUF", "UserError", "get_content_type", "get_dmatrix",
-           "get_csv_dmatrix", "get_libsvm_dmatrix", "get_parquet_dmatrix", "get_recordio_protobuf_dmatrix",
-           "get_size"]
+__all__ = [
+    "CSV",
+    "LIBSVM",
+    "PARQUET",
+    "RECORDIO_PROTOBUF",
+    "UserError",
+    "get_content_type",
+    "get_csv_dmatrix",
+    "get_dmatrix",
+    "get_libsvm_dmatrix",
+    "get_parquet_dmatrix",
+    "get_recordio_protobuf_dmatrix",
+    "get_size",
+]
 
 
 def get_content_type(content_type_cfg_val: str | None) -> str:
