@@ -375,7 +375,8 @@ def on_job_finished(services: Services, region: str, job_kind: str, job: dict[st
     prefix = "Training" if job_kind == "TrainingJob" else "Processing"
     state = job.get(f"{prefix}JobStatus")
     ended = job.get(f"{prefix}EndTime") or (job.get("LastModifiedTime") if state in _ENDED else None)
-    model = (job.get("ModelArtifacts") or {}).get("S3ModelArtifacts")
+    # A failed job's Describe still names its artifact location, but it produced no model.
+    model = (job.get("ModelArtifacts") or {}).get("S3ModelArtifacts") if state != "Failed" else None
 
     def change(body: dict) -> None:
         if state in _ENDED:

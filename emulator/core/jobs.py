@@ -279,12 +279,9 @@ def finish_job(services: Services, kind: JobKind, name: str, status: str, *,
                 message = failure_reason[:1024]
             transitions.append({"Status": final, "StartTime": now, "EndTime": now, "StatusMessage": message})
             body["SecondaryStatus"] = final
-            # A stopped job keeps its artifacts: the 120 s SIGTERM window exists so that algorithms
-            # can save the model (StopTrainingJob API reference). A failed one has none.
-            if status == "Failed":
-                body.get("ModelArtifacts", {}).pop("S3ModelArtifacts", None)
-                if not body.get("ModelArtifacts"):
-                    body.pop("ModelArtifacts", None)
+            # ModelArtifacts.S3ModelArtifacts stays, even on a failed job: botocore's
+            # DescribeTrainingJobResponse requires both, and the SDK reads them (HyperparameterTuner
+            # reads estimator.model_data of the estimator's last job, whatever its status).
         else:
             body.setdefault("ProcessingStartTime", body["CreationTime"])
     job = update_job(services, kind, name, change)
