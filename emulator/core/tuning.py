@@ -642,7 +642,13 @@ def _public(body: dict[str, Any]) -> dict[str, Any]:
 
 def _with_evaluation(services: Services, body: dict[str, Any]) -> dict[str, Any]:
     """The Describe response: the stored record with counters and best job as the training jobs stand."""
-    out = _public(body)
+    out = copy.deepcopy(_public(body))
+    for definition in [out.get("TrainingJobDefinition")] + list(out.get("TrainingJobDefinitions") or []):
+        if definition is not None and "ResourceConfig" not in definition:
+            # The SDK creates definitions with HyperParameterTuningResourceConfig only, and its
+            # HyperparameterTuner.attach() reads the definition's ResourceConfig: SageMaker describes
+            # the instances the training jobs get under that name as well.
+            definition["ResourceConfig"] = _resource_config(definition)
     ev = evaluate(services, body)
     out["TrainingJobStatusCounters"] = ev.training
     out["ObjectiveStatusCounters"] = ev.objective
