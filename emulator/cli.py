@@ -1,9 +1,10 @@
-"""`sagemaker-emulator serve | images build | env | sdk-setup | sdk-reset`."""
+"""`sagemaker-emulator serve | images build | images tag-ecr | env | sdk-setup | sdk-reset`."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -48,10 +49,21 @@ def images_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def images_tag_ecr(args: argparse.Namespace) -> int:
+    from emulator.runtime.ecr_tags import tag_ecr
+    try:
+        tag_ecr(args.region or [os.environ.get("AWS_DEFAULT_REGION", "us-east-1")], args.account,
+                lambda line: print(line, flush=True))
+    except ValueError as exc:
+        print(f"sagemaker-emulator images tag-ecr: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def env(args: argparse.Namespace) -> int:
     from emulator import sdk_setup
     try:
-        exports = sdk_setup.environment(args.endpoint)
+        exports = sdk_setup.environment(args.endpoint, local_mode=args.local_mode)
     except sdk_setup.SetupError as exc:
         print(f"sagemaker-emulator env: {exc}", file=sys.stderr)
         return 1
@@ -96,6 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     p_build = images_sub.add_parser("build", help="build the local framework/algorithm images")
     p_build.add_argument("names", nargs="*")
     p_build.set_defaults(func=images_build)
+    p_tag = images_sub.add_parser("tag-ecr", help="tag the framework images with the ECR URIs the SageMaker SDK's "
+                                                  "local mode asks for (instance_type='local', LocalPipelineSession)")
+    p_tag.add_argument("--region", action="append", help="region of the URIs (repeatable; default $AWS_DEFAULT_REGION "
+                                                         "or us-east-1)")
+    p_tag.add_argument("--account", help="image registry account, for regions without a known one")
+    p_tag.set_defaults(func=images_tag_ecr)
     from emulator.sdk_setup import default_endpoint
     for name, func, text in (
             ("env", env, 'print the exports that point AWS clients at the emulator: eval "$(sagemaker-emulator env)"'),
@@ -106,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         if name != "sdk-reset":
             p_cmd.add_argument("--endpoint", default=default_endpoint(),
                                help="the emulator's URL (default $SAGEMAKER_EMULATOR_ENDPOINT or http://127.0.0.1:7070)")
+        if name == "env":
+            p_cmd.add_argument("--local-mode", action="store_true",
+                               help="also AWS_ENDPOINT_URL_S3 at an address the SDK's local-mode containers reach")
         p_cmd.set_defaults(func=func)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -41,12 +41,14 @@ def endpoints_file(home: Path | None = None) -> Path:
     return (home or Path.home()) / ".aws" / "models" / "endpoints.json"
 
 
-def server_info(endpoint: str) -> dict:
-    """The running emulator's /_emulator/health answer (SDK listener port, CA bundle, region)."""
+def server_info(endpoint: str, containers: bool = False) -> dict:
+    """The running emulator's /_emulator/health answer (SDK listener port, CA bundle, region; with
+    `containers`, the address containers reach it at)."""
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # our own loopback server
+    query = "?containers" if containers else ""
     try:
-        with urllib.request.urlopen(f"{endpoint.rstrip('/')}/_emulator/health", timeout=10,
+        with urllib.request.urlopen(f"{endpoint.rstrip('/')}/_emulator/health{query}", timeout=30,
                                     context=context) as response:
             return json.load(response)
     except OSError as exc:
@@ -116,14 +118,24 @@ def reset(home: Path | None = None) -> bool:
     return True
 
 
-def environment(endpoint: str = DEFAULT_ENDPOINT, info: dict | None = None) -> dict[str, str]:
-    """Every variable a shell or a test process needs to point AWS clients at the emulator."""
-    info = info or server_info(endpoint)
+def environment(endpoint: str = DEFAULT_ENDPOINT, info: dict | None = None,
+                local_mode: bool = False) -> dict[str, str]:
+    """Every variable a shell or a test process needs to point AWS clients at the emulator.
+
+    local_mode: also AWS_ENDPOINT_URL_S3 at the address containers reach the emulator at. The SDK's
+    local mode hands its S3 endpoint to the containers it starts (training containers download
+    sourcedir.tar.gz themselves), and a loopback address inside a container is the container.
+    """
+    info = info or server_info(endpoint, containers=local_mode)
     region = info.get("region") or "us-east-1"
     env = {"AWS_ENDPOINT_URL": endpoint.rstrip("/"), **TEST_CREDENTIALS,
            "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
     if info.get("caBundle"):
         env["AWS_CA_BUNDLE"] = info["caBundle"]
+    if local_mode:
+        if not info.get("containerEndpoint"):
+            raise SetupError("the emulator knows no address containers can reach it at (is Docker running?)")
+        env["AWS_ENDPOINT_URL_S3"] = info["containerEndpoint"]
     return env
 
 

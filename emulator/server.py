@@ -89,8 +89,12 @@ async def emulator_endpoint(request: Request, services: Services) -> Response:
     path = request.url.path
     if path == "/_emulator/health" and request.method == "GET":
         docker_ok = await asyncio.to_thread(docker_available)
-        return JSONResponse({"status": "running", "version": __version__, "docker": docker_ok,
-                             "dataDir": str(services.settings.data_dir), **sdk_listener_info(services.settings)})
+        body = {"status": "running", "version": __version__, "docker": docker_ok,
+                "dataDir": str(services.settings.data_dir), **sdk_listener_info(services.settings)}
+        if docker_ok and services.runtime is not None and "containers" in request.query_params:
+            # The address containers reach this emulator at (sagemaker-emulator env --local-mode).
+            body["containerEndpoint"] = await asyncio.to_thread(services.runtime.container_endpoint)
+        return JSONResponse(body)
     if path == "/_emulator/reset" and request.method == "POST":
         await run_in_threadpool(services.reset)
         return JSONResponse({"status": "reset"})

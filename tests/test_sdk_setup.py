@@ -26,10 +26,10 @@ def cli(*args: str, home: Path) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
-def user_environment(server, home: Path) -> dict[str, str]:
+def user_environment(server, home: Path, *flags: str) -> dict[str, str]:
     """The environment of a shell after `sdk-setup` and `eval "$(sagemaker-emulator env)"`."""
     assert cli("sdk-setup", "--endpoint", server.endpoint, home=home).returncode == 0
-    exports = cli("env", "--endpoint", server.endpoint, home=home).stdout
+    exports = cli("env", "--endpoint", server.endpoint, *flags, home=home).stdout
     env = {"PATH": os.environ["PATH"], "HOME": str(home), "SAGEMAKER_SUPPRESS_V2_WARNING": "1"}
     for line in exports.splitlines():
         key, _, value = line.removeprefix("export ").partition("=")

@@ -198,7 +198,7 @@ def resolve_image_uri(uri: str, docker_client: docker.DockerClient | None) -> Re
     or tagged it: bring your own container, including real AWS images). Otherwise SageMaker's ECR
     images are recognised by repository, whatever the account, region or tag.
     """
-    if docker_client is not None and _image_exists(docker_client, uri):
+    if docker_client is not None and _users_image(docker_client, uri):
         return ResolvedImage(uri=uri, local_name=None, buildable=False, image=uri)
     match = _ECR_URI.match(uri)
     if not match or match["repository"] not in AWS_REPOSITORIES:
@@ -496,6 +496,16 @@ def _image_exists(client: docker.DockerClient, reference: str) -> bool:
     except APIError as exc:  # e.g. an invalid reference: certainly not a local image
         log.debug("image inspect %s: %s", reference, exc)
         return False
+
+
+def _users_image(client: docker.DockerClient, reference: str) -> bool:
+    """An image under this reference that is not one of ours re-tagged (images tag-ecr): ours keep
+    being resolved by the catalogue, so a rebuilt image is never shadowed by an old tag."""
+    try:
+        labels = client.images.get(reference).labels or {}
+    except (ImageNotFound, APIError):
+        return False
+    return f"{REPOSITORY_PREFIX}.image" not in labels
 
 
 _client_lock = threading.Lock()
