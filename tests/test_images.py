@@ -184,11 +184,45 @@ def _opt_ml(root: Path, script: str) -> Path:
         "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn@sha256:" + "ab" * 32,
     ],
 )
-def test_any_account_and_region_of_the_sklearn_image_maps_to_the_local_sklearn(uri):
+def test_any_account_and_region_of_the_sklearn_image_maps_to_a_local_sklearn(uri):
     resolved = images.resolve_image_uri(uri, None)
     assert resolved is not None
-    assert (resolved.local_name, resolved.buildable, resolved.image) == ("sklearn", True, None)
+    assert resolved.local_name in ("sklearn", "sklearn-1.2") and resolved.buildable and resolved.image is None
     assert resolved.failure_reason is None
+
+
+@pytest.mark.parametrize("tag, local_name, note", [
+    ("1.2-1-cpu-py3", "sklearn-1.2", None),
+    ("1.4-2-cpu-py3", "sklearn", None),
+    ("0.23-1-cpu-py3", "sklearn-1.2", "framework version 0.23-1 of sagemaker-scikit-learn is not built here; "
+                                      "running scikit-learn 1.2.2 (framework version 1.2-1)"),
+    ("1.0-1-cpu-py3", "sklearn-1.2", "running scikit-learn 1.2.2"),
+    ("1.5-1-cpu-py3", "sklearn", "running scikit-learn 1.4.2 (framework version 1.4-2)"),
+])
+def test_scikit_learn_framework_versions_get_their_line_or_the_nearest_with_a_log_line(tag, local_name, note):
+    uri = f"683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:{tag}"
+    assert images.resolve_image_uri(uri, None).local_name == local_name
+    if note is None:
+        assert images.version_note(uri) is None
+    else:
+        assert note in images.version_note(uri)
+
+
+def test_algorithms_not_provided_name_themselves():
+    resolved = images.resolve_image_uri("382416733822.dkr.ecr.us-east-1.amazonaws.com/randomcutforest:1", None)
+    assert not resolved.buildable
+    assert resolved.failure_reason.startswith("The built-in algorithm RandomCutForest (image ")
+
+
+@pytest.mark.docker
+def test_our_images_tagged_with_sagemaker_uris_are_still_chosen_by_the_catalogue(docker_client, sklearn_image):
+    uri = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3-test-images"
+    docker_client.images.get(sklearn_image).tag(uri)
+    try:
+        resolved = images.resolve_image_uri(uri, docker_client)
+        assert resolved.image is None and resolved.local_name == "sklearn"
+    finally:
+        docker_client.images.remove(uri)
 
 
 @pytest.mark.parametrize(

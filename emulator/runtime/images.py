@@ -195,13 +195,16 @@ def resolve_image_uri(uri: str, docker_client: docker.DockerClient | None) -> Re
     """Map a request's image URI to what runs here, or None when nothing can run it.
 
     An image present in the local engine under exactly this reference wins (the user built, pulled
-    or tagged it: bring your own container, including real AWS images). Otherwise SageMaker's ECR
-    images are recognised by repository, whatever the account, region or tag.
+    or tagged it: bring your own container, including real AWS images), unless it is one of ours
+    tagged with a SageMaker URI (`images tag-ecr`): the catalogue keeps choosing those, so a rebuilt
+    image is never shadowed by an old tag. Otherwise SageMaker's ECR images are recognised by
+    repository, whatever the account, region or tag.
     """
-    if docker_client is not None and _users_image(docker_client, uri):
-        return ResolvedImage(uri=uri, local_name=None, buildable=False, image=uri)
     match = _ECR_URI.match(uri)
-    if not match or match["repository"] not in AWS_REPOSITORIES:
+    known = bool(match) and match["repository"] in AWS_REPOSITORIES
+    if docker_client is not None and _local_image_to_run(docker_client, uri, known):
+        return ResolvedImage(uri=uri, local_name=None, buildable=False, image=uri)
+    if not known:
         return None
     local_name = next((name for repository, tags, name in AWS_REPOSITORY_TAGS
                        if repository == match["repository"] and tags.fullmatch(match["tag"] or "")),
@@ -498,14 +501,12 @@ def _image_exists(client: docker.DockerClient, reference: str) -> bool:
         return False
 
 
-def _users_image(client: docker.DockerClient, reference: str) -> bool:
-    """An image under this reference that is not one of ours re-tagged (images tag-ecr): ours keep
-    being resolved by the catalogue, so a rebuilt image is never shadowed by an old tag."""
+def _local_image_to_run(client: docker.DockerClient, reference: str, catalogued: bool) -> bool:
     try:
         labels = client.images.get(reference).labels or {}
-    except (ImageNotFound, APIError):
+    except (ImageNotFound, APIError):  # absent, or not even a valid reference
         return False
-    return f"{REPOSITORY_PREFIX}.image" not in labels
+    return not (catalogued and f"{REPOSITORY_PREFIX}.image" in labels)
 
 
 _client_lock = threading.Lock()
