@@ -194,8 +194,8 @@ def test_any_account_and_region_of_the_sklearn_image_maps_to_a_local_sklearn(uri
 @pytest.mark.parametrize("tag, local_name, note", [
     ("1.2-1-cpu-py3", "sklearn-1.2", None),
     ("1.4-2-cpu-py3", "sklearn", None),
-    ("0.23-1-cpu-py3", "sklearn-1.2", "framework version 0.23-1 of sagemaker-scikit-learn is not built here; "
-                                      "running scikit-learn 1.2.2 (framework version 1.2-1)"),
+    ("0.23-1-cpu-py3", "sklearn-1.2", ("framework version 0.23-1 of sagemaker-scikit-learn is not built here; "
+                                       "running scikit-learn 1.2.2 (framework version 1.2-1)")),
     ("1.0-1-cpu-py3", "sklearn-1.2", "running scikit-learn 1.2.2"),
     ("1.5-1-cpu-py3", "sklearn", "running scikit-learn 1.4.2 (framework version 1.4-2)"),
 ])
