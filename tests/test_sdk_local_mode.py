@@ -8,12 +8,11 @@ from __future__ import annotations
 import io
 import shutil
 import tarfile
-import textwrap
 
 import pytest
 
 from tests.jobhelpers import unique
-from tests.test_sdk_setup import run_user_code, user_environment
+from tests.test_sdk_setup import run_user_code, user_environment, write_guide_scripts
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -44,18 +43,7 @@ def test_local_pipeline_session_with_processing_and_training_steps(server, tmp_p
     bucket = unique("localmode")
     server.client("s3").create_bucket(Bucket=bucket)
     server.client("s3").put_object(Bucket=bucket, Key="raw/raw.csv", Body=b"x\n1\n2\n3\n")
-    (tmp_path / "preprocess.py").write_text(textwrap.dedent("""
-        import pandas as pd, sklearn
-        df = pd.read_csv("/opt/ml/processing/input/raw.csv")
-        df["y"] = df["x"] * 2
-        df.to_csv("/opt/ml/processing/output/clean.csv", index=False)
-        print("scikit-learn", sklearn.__version__)
-    """))
-    (tmp_path / "train.py").write_text(textwrap.dedent("""
-        import os, sklearn
-        rows = open(os.path.join(os.environ["SM_CHANNEL_TRAINING"], "clean.csv")).read().splitlines()
-        open(os.path.join(os.environ["SM_MODEL_DIR"], "rows.txt"), "w").write(f"{len(rows)} {sklearn.__version__}")
-    """))
+    write_guide_scripts(tmp_path)
     out = run_user_code(f"""
         import sagemaker
         from sagemaker.inputs import TrainingInput
