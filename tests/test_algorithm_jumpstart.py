@@ -418,9 +418,10 @@ TABTRANSFORMER_DIRECT = """
     loss_fn = torch.nn.MSELoss() if regression else torch.nn.CrossEntropyLoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=float(hps["learning_rate"]))
     batch, best, best_state, stale = int(hps["batch_size"]), float("inf"), None, 0
+    shuffle = torch.Generator().manual_seed(0)
     for epoch in range(int(hps["n_epochs"])):
         model.train()
-        for idx in torch.randperm(len(x_train)).split(batch):
+        for idx in torch.randperm(len(x_train), generator=shuffle).split(batch):
             optimizer.zero_grad()
             loss_fn(run(x_train[idx]), target(y_train)[idx]).backward()
             optimizer.step()
