@@ -24,6 +24,8 @@ import json
 import os
 import ssl
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -142,17 +144,23 @@ def environment(endpoint: str = DEFAULT_ENDPOINT, info: dict | None = None,
 def configure(endpoint: str, home: Path) -> dict[str, str]:
     """What `sdk-setup` + `eval "$(sagemaker-emulator env)"` do, for a harness such as a pytest plugin:
     writes the override under `home` and returns the environment for processes that run with
-    HOME=`home` (included). For SDK code in the harness's own process, also call use_in_process(home)."""
+    HOME=`home` (included). For SDK code in the harness's own process, also enter in_process(home)."""
     info = server_info(endpoint)
     setup(endpoint, home, info)
     return {**environment(endpoint, info), "HOME": str(home)}
 
 
-def use_in_process(home: Path) -> None:
-    """Make this process's botocore read data overrides from `home`/.aws/models, as it would with
-    HOME=`home` at start-up (botocore computes that folder once, at import)."""
+@contextmanager
+def in_process(home: Path) -> Iterator[None]:
+    """Within the block, this process's botocore reads data overrides from `home`/.aws/models, as
+    it would with HOME=`home` at start-up (botocore computes that folder once, at import)."""
     from botocore.loaders import Loader
+    before = Loader.CUSTOMER_DATA_PATH
     Loader.CUSTOMER_DATA_PATH = str(endpoints_file(home).parent)
+    try:
+        yield
+    finally:
+        Loader.CUSTOMER_DATA_PATH = before
 
 
 def shell_exports(env: dict[str, str]) -> str:

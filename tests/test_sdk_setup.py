@@ -137,6 +137,18 @@ def test_configure_gives_a_harness_the_same_setup(server, tmp_path):
     assert "ROLE arn:aws:iam::000000000000:role/SageMakerRole" in out
 
 
+def test_in_process_setup_for_a_pytest_plugin(server, tmp_path, monkeypatch):
+    import sagemaker
+    for key, value in sdk_setup.configure(server.endpoint, tmp_path).items():
+        if key != "HOME":
+            monkeypatch.setenv(key, value)
+    with sdk_setup.in_process(tmp_path):
+        assert sagemaker.get_execution_role() == "arn:aws:iam::000000000000:role/SageMakerRole"
+        assert sagemaker.Session().default_bucket() == "sagemaker-us-east-1-000000000000"
+    from sagemaker.utils import sts_regional_endpoint
+    assert sts_regional_endpoint("us-east-1") == "https://sts.us-east-1.amazonaws.com"  # restored
+
+
 @pytest.mark.docker
 @pytest.mark.slow
 def test_user_guide_sklearn_processor_and_pipeline_snippets_run_unchanged(server, tmp_path):
