@@ -117,9 +117,14 @@ class Runtime:
 
     def unavailable_image_reason(self, image_uri: str) -> str | None:
         """Why a SageMaker image cannot run here, when it is one the emulator does not provide."""
+        from docker.errors import DockerException
+
         from emulator.runtime.docker_backend import client
         from emulator.runtime.images import resolve_image_uri
-        resolved = resolve_image_uri(image_uri, client())
+        try:
+            resolved = resolve_image_uri(image_uri, client())
+        except (DockerException, OSError):  # no engine answering: judge by the URI alone
+            resolved = resolve_image_uri(image_uri, None)
         return resolved.failure_reason if resolved is not None else None
 
     def builtin_metric_definitions(self, image_uri: str, user_defs: list[dict]) -> list[dict]:
