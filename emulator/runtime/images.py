@@ -220,8 +220,10 @@ def resolve_image_uri(uri: str, docker_client: docker.DockerClient | None) -> Re
     )
 
 
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", version))
+def _version_position(version: str) -> int:
+    """1.2-1 -> 1_002_001: major, minor and build on one line, so "nearest" is a distance."""
+    parts = (tuple(int(part) for part in re.findall(r"\d+", version)) + (0, 0, 0))[:3]
+    return parts[0] * 1_000_000 + parts[1] * 1_000 + parts[2]
 
 
 def framework_version_for(repository: str, tag: str | None) -> tuple[str, str, str] | None:
@@ -232,20 +234,19 @@ def framework_version_for(repository: str, tag: str | None) -> tuple[str, str, s
     versions = FRAMEWORK_VERSIONS[repository][1]
     asked = re.match(r"\d+(?:\.\d+)*(?:-\d+)?", tag or "")
     if not asked:  # "latest" or no tag: the newest
-        newest = max(versions, key=_version_key)
+        newest = max(versions, key=_version_position)
         return tag or "latest", versions[newest][0], newest
-    def position(version: str) -> int:  # 1.2-1 -> 1_002_001: major, minor and build on one line
-        parts = (_version_key(version) + (0, 0, 0))[:3]
-        return parts[0] * 1_000_000 + parts[1] * 1_000 + parts[2]
-    wanted = position(asked.group())
-    nearest = min(versions, key=lambda v: (abs(position(v) - wanted), -position(v)))  # a tie: the newer
+    wanted = _version_position(asked.group())
+    # The closest version; of two equally close, the newer.
+    nearest = min(versions, key=lambda v: (abs(_version_position(v) - wanted), -_version_position(v)))
     return asked.group(), versions[nearest][0], nearest
 
 
 def version_note(uri: str) -> str | None:
     """The job-log line for an image URI whose framework version runs on another version here."""
     match = _ECR_URI.match(uri)
-    if not match:
+    if not match or any(repository == match["repository"] and tags.fullmatch(match["tag"] or "")
+                        for repository, tags, _ in AWS_REPOSITORY_TAGS):  # e.g. JumpStart's torch-free tags
         return None
     chosen = framework_version_for(match["repository"], match["tag"])
     if chosen is None or chosen[0] == chosen[2]:
