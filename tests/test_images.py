@@ -209,9 +209,9 @@ def test_scikit_learn_framework_versions_get_their_line_or_the_nearest_with_a_lo
 
 
 def test_algorithms_not_provided_name_themselves():
-    resolved = images.resolve_image_uri("382416733822.dkr.ecr.us-east-1.amazonaws.com/randomcutforest:1", None)
+    resolved = images.resolve_image_uri("382416733822.dkr.ecr.us-east-1.amazonaws.com/ipinsights:1", None)
     assert not resolved.buildable
-    assert resolved.failure_reason.startswith("The built-in algorithm RandomCutForest (image ")
+    assert resolved.failure_reason.startswith("The built-in algorithm IP Insights (image ")
 
 
 @pytest.mark.docker
@@ -233,6 +233,7 @@ def test_our_images_tagged_with_sagemaker_uris_are_still_chosen_by_the_catalogue
         ("382416733822.dkr.ecr.us-east-1.amazonaws.com/linear-learner:1", "linear-learner"),
         ("664544806723.dkr.ecr.eu-central-1.amazonaws.com/knn:1", "knn"),
         ("174872318107.dkr.ecr.us-west-2.amazonaws.com/factorization-machines:1", "factorization-machines"),
+        ("382416733822.dkr.ecr.us-east-1.amazonaws.com/randomcutforest:1", "randomcutforest"),
         # JumpStart's LightGBM/CatBoost specs name the PyTorch 1.9.0 DLC; they run torch-free.
         ("763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:1.9.0-cpu-py38", "jumpstart-tabular"),
         ("763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1.0-cpu-py310", "pytorch"),

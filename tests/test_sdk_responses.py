@@ -1,6 +1,6 @@
 """Response details the SageMaker SDK's helpers read, checked through those helpers (SDK v2):
 Estimator.attach, the model card and registry helpers, trial component save, ProcessingJob,
-pipeline validation wording, and built-in algorithms the emulator does not provide."""
+pipeline validation wording, and built-in algorithms the emulator does not provide (named as such)."""
 
 from __future__ import annotations
 
@@ -123,20 +123,19 @@ def test_estimator_attach_and_processing_job_defaults(server, session, sagemaker
 @pytest.mark.docker
 def test_algorithms_not_provided_are_named_in_training_and_tuning(server, session):
     import numpy as np
-    from sagemaker import RandomCutForest
+    from sagemaker import KMeans
     from sagemaker.exceptions import UnexpectedStatusException
     from sagemaker.tuner import HyperparameterTuner, IntegerParameter
-    rcf = RandomCutForest(role=ROLE, instance_count=1, instance_type="ml.m5.large", sagemaker_session=session,
-                          num_samples_per_tree=16, num_trees=50)
-    records = rcf.record_set(np.random.default_rng(0).random((50, 2)).astype("float32"))
+    kmeans = KMeans(role=ROLE, instance_count=1, instance_type="ml.m5.large", sagemaker_session=session, k=2)
+    records = kmeans.record_set(np.random.default_rng(0).random((50, 2)).astype("float32"))
     with pytest.raises(UnexpectedStatusException) as failed:
-        rcf.fit(records, wait=True, logs=False)
-    reason = session.describe_training_job(rcf.latest_training_job.name)["FailureReason"]
-    assert "RandomCutForest" in reason and "not provided by the SageMaker Emulator" in reason, failed.value
-    tuner = HyperparameterTuner(rcf, objective_metric_name="test:f1", objective_type="Maximize",
-                                hyperparameter_ranges={"num_trees": IntegerParameter(50, 60)},
+        kmeans.fit(records, wait=True, logs=False)
+    reason = session.describe_training_job(kmeans.latest_training_job.name)["FailureReason"]
+    assert "K-Means" in reason and "not provided by the SageMaker Emulator" in reason, failed.value
+    tuner = HyperparameterTuner(kmeans, objective_metric_name="test:msd", objective_type="Minimize",
+                                hyperparameter_ranges={"extra_center_factor": IntegerParameter(1, 4)},
                                 max_jobs=2, max_parallel_jobs=1)
     with pytest.raises(session.sagemaker_client.exceptions.ClientError) as refused:
         tuner.fit(records, wait=False)
     message = refused.value.response["Error"]["Message"]
-    assert "RandomCutForest" in message and "not provided" in message and "objective metric" not in message
+    assert "K-Means" in message and "not provided" in message and "objective metric" not in message

@@ -53,6 +53,7 @@ LOCAL_IMAGES: dict[str, Path] = {
     "linear-learner": CONTAINERS_DIR / "amazon-algorithms",
     "knn": CONTAINERS_DIR / "amazon-algorithms",
     "factorization-machines": CONTAINERS_DIR / "amazon-algorithms",
+    "randomcutforest": CONTAINERS_DIR / "amazon-algorithms",
     # JumpStart tabular algorithms (algorithms/jumpstart/): LightGBM, CatBoost and AutoGluon-Tabular
     # on one torch-free image; TabTransformer on the PyTorch DLC stand-in.
     "jumpstart-tabular": CONTAINERS_DIR / "jumpstart-tabular",
@@ -67,8 +68,9 @@ SHARED_SOURCES: dict[str, dict[str, Path]] = {
     "xgboost": {f"algorithms/{part}": REPO_DIR / "algorithms" / part
                 for part in ("__init__.py", "common", "xgboost")},
     **{name: {f"algorithms/{part}": REPO_DIR / "algorithms" / part
-              for part in ("__init__.py", "common", "linear_learner", "knn", "factorization_machines")}
-       for name in ("linear-learner", "knn", "factorization-machines")},
+              for part in ("__init__.py", "common", "linear_learner", "knn", "factorization_machines",
+                           "randomcutforest")}
+       for name in ("linear-learner", "knn", "factorization-machines", "randomcutforest")},
     # The script-mode trainer and model server both JumpStart images use.
     "pytorch": {"sagemaker_framework_container":
                 CONTAINERS_DIR / "jumpstart-tabular" / "src" / "sagemaker_framework_container"},
@@ -76,7 +78,7 @@ SHARED_SOURCES: dict[str, dict[str, Path]] = {
 
 # Docker build arguments besides BASE: name -> {ARG: value} (part of the image hash).
 BUILD_ARGS: dict[str, dict[str, str]] = {
-    **{name: {"ALGORITHM": name} for name in ("linear-learner", "knn", "factorization-machines")},
+    **{name: {"ALGORITHM": name} for name in ("linear-learner", "knn", "factorization-machines", "randomcutforest")},
     "sklearn": {"SCIKIT_LEARN_VERSION": "1.4.2"},
     "sklearn-1.2": {"SCIKIT_LEARN_VERSION": "1.2.2"},
 }
@@ -104,6 +106,7 @@ AWS_REPOSITORIES: dict[str, str] = {
     "linear-learner": "linear-learner",
     "knn": "knn",
     "factorization-machines": "factorization-machines",
+    "randomcutforest": "randomcutforest",
     # JumpStart LightGBM / CatBoost / TabTransformer run on the PyTorch DLC; AutoGluon on its own.
     "pytorch-training": "pytorch",
     "pytorch-inference": "pytorch",
@@ -115,7 +118,6 @@ AWS_REPOSITORIES: dict[str, str] = {
 # SageMaker's own algorithm images that the emulator does not provide: ECR repository -> algorithm
 # name as the SDK and the docs call it. Jobs (and tuning jobs) using them fail saying so.
 NOT_PROVIDED_ALGORITHMS: dict[str, str] = {
-    "randomcutforest": "RandomCutForest",
     "ipinsights": "IP Insights",
     "kmeans": "K-Means",
     "pca": "PCA",
@@ -179,7 +181,7 @@ class ResolvedImage:
         if self.repository in NOT_PROVIDED_ALGORITHMS:
             return (f"The built-in algorithm {NOT_PROVIDED_ALGORITHMS[self.repository]} (image {self.uri}) is not "
                     "provided by the SageMaker Emulator. Provided built-in algorithms: XGBoost, LinearLearner, "
-                    "k-NN, Factorization Machines, and JumpStart LightGBM, CatBoost, AutoGluon-Tabular and "
+                    "k-NN, Factorization Machines, Random Cut Forest, and JumpStart LightGBM, CatBoost, AutoGluon-Tabular and "
                     "TabTransformer; any image in the local Docker engine also runs as is.")
         return (
             f"Image {self.uri} ({self.repository}) is a SageMaker image that this emulator does not "
