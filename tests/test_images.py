@@ -7,6 +7,8 @@ import json
 import re
 import tarfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import docker
@@ -214,15 +216,22 @@ def test_algorithms_not_provided_name_themselves():
     assert resolved.failure_reason.startswith("The built-in algorithm IP Insights (image ")
 
 
+@contextmanager
+def tagged(client, image: str, reference: str) -> Iterator[str]:
+    """`image` also tagged `reference` for the block (the engine is shared: the tag goes again)."""
+    client.images.get(image).tag(reference)
+    try:
+        yield reference
+    finally:
+        client.images.remove(reference)
+
+
 @pytest.mark.docker
 def test_our_images_tagged_with_sagemaker_uris_are_still_chosen_by_the_catalogue(docker_client, sklearn_image):
     uri = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3-test-images"
-    docker_client.images.get(sklearn_image).tag(uri)
-    try:
+    with tagged(docker_client, sklearn_image, uri):
         resolved = images.resolve_image_uri(uri, docker_client)
         assert resolved.image is None and resolved.local_name == "sklearn"
-    finally:
-        docker_client.images.remove(uri)
 
 
 @pytest.mark.parametrize(
@@ -269,12 +278,9 @@ def test_unknown_images_absent_from_the_engine_resolve_to_nothing(uri):
 @pytest.mark.docker
 def test_an_image_present_in_the_local_engine_runs_as_it_is(docker_client, sklearn_image):
     byo = "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-own-algorithm:test-images"
-    docker_client.images.get(sklearn_image).tag(byo)
-    try:
+    with tagged(docker_client, sklearn_image, byo):
         resolved = images.resolve_image_uri(byo, docker_client)
         assert resolved is not None and resolved.image == byo and resolved.local_name is None
         assert images.image_for_uri(byo, docker_client) == byo
         assert images.resolve_image_uri(sklearn_image, docker_client).image == sklearn_image
         assert images.resolve_image_uri("sagemaker-emulator/absent:000000000000", docker_client) is None
-    finally:
-        docker_client.images.remove(byo)
