@@ -407,7 +407,7 @@ TABTRANSFORMER_DIRECT = """
     model = TabTransformer(categories=[], num_continuous=x_train.shape[1], dim=int(hps["input_dim"]),
                            depth=int(hps["n_blocks"]), heads=8, dim_out=1 if regression else int(y_train.max()) + 1,
                            mlp_hidden_mults=(4, 2), attn_dropout=float(hps["attn_dropout"]),
-                           ff_dropout=float(hps["mlp_dropout"]), continuous_mean_std=mean_std,
+                           ff_dropout=float(hps["mlp_dropout"]), continuous_mean_std=mean_std, num_residual_streams=1,
                            use_shared_categ_embed=shared > 0, shared_categ_dim_divisor=1 / shared if shared else 8.0)
     y_mean, y_std = (float(y_train.mean()), float(y_train.std(ddof=1))) if regression else (0.0, 1.0)
     def target(y):

@@ -35,6 +35,7 @@ def build_model(cardinalities: list[int], n_continuous: int, n_outputs: int, inp
         categories=[card + 1 for card in cardinalities], num_continuous=n_continuous, dim=input_dim,
         depth=n_blocks, heads=heads, dim_out=n_outputs, mlp_hidden_mults=(4, 2), attn_dropout=attn_dropout,
         ff_dropout=mlp_dropout, continuous_mean_std=mean_std,
+        num_residual_streams=1,  # plain residual connections, as in the paper (the library adds hyper-connections)
         use_shared_categ_embed=frac_shared_embed > 0,
         shared_categ_dim_divisor=1 / frac_shared_embed if frac_shared_embed > 0 else 8.0)
 
