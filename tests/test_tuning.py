@@ -731,8 +731,11 @@ def gated_definition(tuning_image: str, bucket: str, gate: str) -> dict:
 
 def first_job_training(sagemaker, tuning_name: str) -> str:
     def probe() -> str | None:
-        listed = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
-            HyperParameterTuningJobName=tuning_name)["TrainingJobSummaries"]
+        try:
+            listed = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
+                HyperParameterTuningJobName=tuning_name)["TrainingJobSummaries"]
+        except sagemaker.exceptions.ResourceNotFound:  # a pipeline step names its tuning job before creating it
+            return None
         if listed and sagemaker.describe_training_job(
                 TrainingJobName=listed[0]["TrainingJobName"])["SecondaryStatus"] == "Training":
             return listed[0]["TrainingJobName"]
