@@ -163,8 +163,8 @@ class ResolvedImage:
         if self.repository in NOT_PROVIDED_ALGORITHMS:
             return (f"The built-in algorithm {NOT_PROVIDED_ALGORITHMS[self.repository]} (image {self.uri}) is not "
                     "provided by the SageMaker Emulator. Provided built-in algorithms: XGBoost, LinearLearner, "
-                    "k-NN, Factorization Machines, Random Cut Forest, and JumpStart LightGBM, CatBoost, AutoGluon-Tabular and "
-                    "TabTransformer; any image in the local Docker engine also runs as is.")
+                    "k-NN, Factorization Machines, Random Cut Forest, and JumpStart LightGBM, CatBoost, "
+                    "AutoGluon-Tabular and TabTransformer; any image in the local Docker engine also runs as is.")
         return (
             f"Image {self.uri} ({self.repository}) is a SageMaker image that this emulator does not "
             f"provide yet (local image '{self.local_name}'). Supported: "
