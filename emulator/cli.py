@@ -1,4 +1,4 @@
-"""`sagemaker-emulator serve | wait | images build`."""
+"""`sagemaker-emulator serve | wait | images build | images tag-ecr | env | sdk-setup | sdk-reset`."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from emulator.config import Settings
 
 
 def serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
+    from emulator.listeners import bind_sdk_socket, servers
+    from emulator.listeners import serve as serve_listeners
     from emulator.server import create_app, listening_socket
+    from emulator.tls import ca_bundle_path
 
     settings = Settings()
     if args.host:
@@ -26,34 +27,37 @@ def serve(args: argparse.Namespace) -> int:
         settings.data_dir = Path(args.data_dir).expanduser().resolve()
     if args.tls:
         settings.tls = True
-    ssl: dict = {}
-    if settings.tls:
-        from emulator.tls import ensure_self_signed
-        cert, key = ensure_self_signed(settings.data_dir / "tls")
-        ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+    if args.sdk_https_port is not None:
+        settings.sdk_https_port = args.sdk_https_port
     # Bind before anything else so that --port 0 works: the runtime and the job containers' forwarder
     # need the port actually bound, and whoever started us reads it back from --port-file.
     sock = listening_socket(settings.host, settings.port)
     settings.port = sock.getsockname()[1]
+    sdk_socket = bind_sdk_socket(settings)
+    main, follower = servers(create_app(settings), settings, sdk_socket, log_level=args.log_level,
+                             access_log=args.access_log)
     url = settings.url
     if args.port_file:
-        write_port_file(Path(args.port_file), url, settings.port)
+        write_port_file(Path(args.port_file), url, settings.port,
+                        settings.sdk_https_port if sdk_socket is not None else None)
     print(f"SageMaker Emulator listening on {url} (data in {settings.data_dir})", flush=True)
-    print(f"Point clients at it:  export AWS_ENDPOINT_URL={url}", flush=True)
-    if settings.tls:
-        print(f"Self-signed certificate: {ssl['ssl_certfile']} (use AWS_CA_BUNDLE or verify=False)", flush=True)
-    from emulator.http_limits import limited_protocol
-    config = uvicorn.Config(create_app(settings), log_level=args.log_level, access_log=args.access_log,
-                            timeout_keep_alive=30, http=limited_protocol(settings.client_timeout), **ssl)
-    uvicorn.Server(config).run(sockets=[sock])
+    print('Point clients at it:  eval "$(sagemaker-emulator env)"   (SageMaker SDK: sagemaker-emulator sdk-setup)',
+          flush=True)
+    if sdk_socket is not None:
+        print(f"SDK https listener on https://{settings.host}:{settings.sdk_https_port} "
+              f"(trust it with AWS_CA_BUNDLE={ca_bundle_path(settings.tls_dir)})", flush=True)
+    serve_listeners(main, follower, sock, sdk_socket)
     return 0
 
 
-def write_port_file(path: Path, url: str, port: int) -> None:
+def write_port_file(path: Path, url: str, port: int, sdk_https_port: int | None = None) -> None:
     """Atomically, so a reader polling for it never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    bound = {"url": url, "port": port, "pid": os.getpid()}
+    if sdk_https_port is not None:
+        bound["sdkHttpsPort"] = sdk_https_port
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"url": url, "port": port, "pid": os.getpid()}))
+    tmp.write_text(json.dumps(bound))
     tmp.replace(path)
 
 
@@ -79,6 +83,47 @@ def images_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def images_tag_ecr(args: argparse.Namespace) -> int:
+    from emulator.runtime.ecr_tags import tag_ecr
+    try:
+        tag_ecr(args.region or [Settings().region], args.account,
+                lambda line: print(line, flush=True))
+    except ValueError as exc:
+        print(f"sagemaker-emulator images tag-ecr: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def env(args: argparse.Namespace) -> int:
+    from emulator import sdk_setup
+    try:
+        exports = sdk_setup.environment(args.endpoint, local_mode=args.local_mode)
+    except sdk_setup.SetupError as exc:
+        print(f"sagemaker-emulator env: {exc}", file=sys.stderr)
+        return 1
+    sys.stdout.write(sdk_setup.shell_exports(exports))
+    return 0
+
+
+def sdk_setup_command(args: argparse.Namespace) -> int:
+    from emulator import sdk_setup
+    try:
+        path = sdk_setup.setup(args.endpoint)
+    except sdk_setup.SetupError as exc:
+        print(f"sagemaker-emulator sdk-setup: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}: the SageMaker SDK's STS endpoint now resolves to the emulator at {args.endpoint}\n"
+          'also run: eval "$(sagemaker-emulator env)"    undo with: sagemaker-emulator sdk-reset')
+    return 0
+
+
+def sdk_reset_command(args: argparse.Namespace) -> int:
+    from emulator import sdk_setup
+    removed = sdk_setup.reset()
+    print(f"removed {sdk_setup.endpoints_file()}" if removed else "nothing to undo: no override of ours found")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sagemaker-emulator", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -86,11 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1: loopback only)")
     p_serve.add_argument("--port", type=int, default=None, help="port (default 7070; 0 picks a free one)")
     p_serve.add_argument("--data-dir", default=None, help="state directory (default ~/.sagemaker-emulator)")
-    p_serve.add_argument("--tls", action="store_true", help="serve https with a self-signed certificate")
+    p_serve.add_argument("--tls", action="store_true", help="serve https with the emulator's certificate")
+    p_serve.add_argument("--sdk-https-port", type=int, default=None,
+                         help="https listener for the SDK's STS endpoint (default 7443; 0 any free port, -1 none)")
     p_serve.add_argument("--log-level", default="warning")
     p_serve.add_argument("--access-log", action="store_true")
     p_serve.add_argument("--port-file", default=None,
-                         help="write {url, port, pid} as JSON here once bound (useful with --port 0)")
+                         help="write {url, port, pid, sdkHttpsPort} as JSON here once bound (useful with --port 0)")
     p_serve.set_defaults(func=serve)
     p_wait = sub.add_parser("wait", help="wait until a running emulator answers its health check")
     p_wait.add_argument("--url", default=None,
@@ -102,6 +149,25 @@ def main(argv: list[str] | None = None) -> int:
     p_build = images_sub.add_parser("build", help="build the local framework/algorithm images")
     p_build.add_argument("names", nargs="*")
     p_build.set_defaults(func=images_build)
+    p_tag = images_sub.add_parser("tag-ecr", help="tag the framework images with the ECR URIs the SageMaker SDK's "
+                                                  "local mode asks for (instance_type='local', LocalPipelineSession)")
+    p_tag.add_argument("--region", action="append", help="region of the URIs (repeatable; default the emulator's "
+                                                         "region: $AWS_DEFAULT_REGION or us-east-1)")
+    p_tag.add_argument("--account", help="image registry account, for regions without a known one")
+    p_tag.set_defaults(func=images_tag_ecr)
+    for name, func, text in (
+            ("env", env, 'print the exports that point AWS clients at the emulator: eval "$(sagemaker-emulator env)"'),
+            ("sdk-setup", sdk_setup_command, ("make the SageMaker SDK's hard-wired STS endpoint reach the emulator "
+                                              "(writes ~/.aws/models/endpoints.json)")),
+            ("sdk-reset", sdk_reset_command, "undo sdk-setup")):
+        p_cmd = sub.add_parser(name, help=text)
+        if name != "sdk-reset":
+            p_cmd.add_argument("--endpoint", default=Settings().client_url,
+                               help="the emulator's URL (default $SAGEMAKER_EMULATOR_URL, else the serve defaults)")
+        if name == "env":
+            p_cmd.add_argument("--local-mode", action="store_true",
+                               help="also AWS_ENDPOINT_URL_S3 at an address the SDK's local-mode containers reach")
+        p_cmd.set_defaults(func=func)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return args.func(args)

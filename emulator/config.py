@@ -65,6 +65,11 @@ class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     tls: bool = field(default_factory=lambda: _flag("TLS", "0"))
     account_id: str = field(default_factory=lambda: _env("ACCOUNT_ID", "000000000000"))
+    # The role GetCallerIdentity says the caller assumed (what sagemaker.get_execution_role() returns).
+    role_name: str = field(default_factory=lambda: _env("ROLE_NAME", "SageMakerRole"))
+    # Port of the https listener the SageMaker SDK's hard-wired STS endpoint is pointed at
+    # (`sagemaker-emulator sdk-setup`); 0 = any free port, -1 = none. Taken: any free port instead.
+    sdk_https_port: int = field(default_factory=lambda: int(_env("SDK_HTTPS_PORT", "7443")))
     region: str = field(default_factory=lambda: _env("REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")))
     # Address that job containers use to reach this emulator (AWS_ENDPOINT_URL inside jobs).
     # Empty means "a forwarder on the gateway of the emulator's jobs network" (runtime/endpoint_proxy.py).
@@ -137,6 +142,10 @@ class Settings:
             return self.external_url
         host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(self.host, self.host)
         return f"{self.scheme}://{host}:{self.port}"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"
 
     @property
     def db_path(self) -> Path:

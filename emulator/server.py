@@ -25,6 +25,7 @@ from emulator.core.services import Services
 
 if TYPE_CHECKING:
     from emulator.runtime.controllers.manager import ControllerManager
+    from emulator.runtime.supervisor import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = Services(settings)
         app.state.services = services
         seed_builtin_data(services)
-        start_runtime(services)
+        app.state.controllers = start_runtime(services)
         try:
             yield
         finally:
@@ -69,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         route = classify(request.method, request.url.path, request.headers, query)
         region = route.region or settings.region
         if route.service == "emulator":
-            return await emulator_endpoint(request, services)
+            return await emulator_endpoint(request, services, request.app.state.controllers)
         if route.service == "s3":
             from emulator.api.s3 import handle_s3
             return await handle_s3(request, services)
@@ -114,19 +115,41 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(buffer)
 
 
-async def emulator_endpoint(request: Request, services: Services) -> Response:
+async def emulator_endpoint(request: Request, services: Services, controllers: ControllerManager) -> Response:
     path = request.url.path
     if path == "/_emulator/ui" or path.startswith("/_emulator/ui/"):
         from emulator import ui
         return await ui.handle(request, services)
     if path == "/_emulator/health" and request.method == "GET":
         docker_ok = await asyncio.to_thread(docker_available)
-        return JSONResponse({"status": "running", "version": __version__, "docker": docker_ok,
-                             "dataDir": str(services.settings.data_dir)})
+        body = {"status": "running", "version": __version__, "docker": docker_ok,
+                "dataDir": str(services.settings.data_dir), **sdk_listener_info(services.settings)}
+        runtime = job_runtime(controllers)
+        if docker_ok and runtime is not None and "containers" in request.query_params:
+            # The address containers reach this emulator at (sagemaker-emulator env --local-mode).
+            body["containerEndpoint"] = await asyncio.to_thread(runtime.container_endpoint)
+        return JSONResponse(body)
     if path == "/_emulator/reset" and request.method == "POST":
         await run_in_threadpool(services.reset)
         return JSONResponse({"status": "reset"})
     return JSONResponse({"message": f"Unknown emulator endpoint {request.method} {path}"}, status_code=404)
+
+
+def job_runtime(controllers: ControllerManager) -> Runtime | None:
+    """The job controller's runtime (None when jobs are switched off)."""
+    from emulator.runtime.controllers.jobs import JobController
+    return next((c.runtime for c in controllers.controllers if isinstance(c, JobController)), None)
+
+
+def sdk_listener_info(settings: Settings) -> dict:
+    """What `sagemaker-emulator env` / `sdk-setup` need to know about this server (emulator/sdk_setup.py)."""
+    from emulator.tls import ca_bundle_path
+    info = {"region": settings.region, "accountId": settings.account_id}
+    if settings.sdk_https_port > 0:
+        info.update(sdkHttpsPort=settings.sdk_https_port, caBundle=str(ca_bundle_path(settings.tls_dir)))
+    elif settings.tls:
+        info["caBundle"] = str(ca_bundle_path(settings.tls_dir))
+    return info
 
 
 def seed_builtin_data(services: Services) -> None:

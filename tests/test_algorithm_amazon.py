@@ -1,4 +1,4 @@
-"""LinearLearner, k-NN and Factorization Machines behind their real image URIs, end to end.
+"""LinearLearner, k-NN, Factorization Machines and Random Cut Forest behind their real image URIs, end to end.
 
 Unchanged SageMaker SDK v2 code trains on scikit-learn datasets (record_set() RecordIO shards with a
 ManifestFile, or CSV channels); each test-channel score reaches FinalMetricDataList under AWS's
@@ -50,10 +50,11 @@ def session(server, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def local_images() -> dict[str, str]:
-    """Build the three images up front (cold: about a minute), so jobs don't spend it."""
+    """Build the images up front (cold: about a minute), so jobs don't spend it."""
     from emulator.runtime.images import ensure_image
 
-    return {name: ensure_image(name, print) for name in ("linear-learner", "knn", "factorization-machines")}
+    return {name: ensure_image(name, print)
+            for name in ("linear-learner", "knn", "factorization-machines", "randomcutforest")}
 
 
 def image_uri(repository: str) -> str:
@@ -122,6 +123,48 @@ def invoke_csv(url: str, features: np.ndarray, accept: str = "application/json")
 
 def label_values(records: list, key: str) -> np.ndarray:
     return np.array([list(r.label[key].float32_tensor.values) for r in records], dtype=np.float32).squeeze(-1)
+
+
+# --- Random Cut Forest -----------------------------------------------------------------------------
+
+
+def direct_rrcf_scores(X_train: np.ndarray, X_test: np.ndarray, num_trees: int, samples: int) -> np.ndarray:
+    """rrcf used as its README shows: trees on random samples, a point's CoDisp once inserted."""
+    import rrcf
+
+    rng = np.random.default_rng(1)
+    trees = [rrcf.RCTree(X_train[rng.choice(len(X_train), samples, replace=False)], random_state=i)
+             for i in range(num_trees)]
+    scores = np.zeros(len(X_test))
+    for tree in trees:
+        for row, point in enumerate(X_test):
+            tree.insert_point(point, index="q")
+            scores[row] += tree.codisp("q")
+            tree.forget_point("q")
+    return scores / num_trees
+
+
+def test_random_cut_forest_scores_anomalies_like_rrcf(session, local_images, tmp_path):
+    from sagemaker import RandomCutForest
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    X_train = rng.normal(size=(1000, 3)).astype(np.float32)
+    X_test = np.vstack([rng.normal(size=(200, 3)), rng.normal(loc=3.5, size=(20, 3))]).astype(np.float32)
+    y_test = np.r_[np.zeros(200), np.ones(20)].astype(np.float32)
+    rcf = RandomCutForest(role=ROLE, instance_count=1, instance_type=INSTANCE, sagemaker_session=session,
+                          num_trees=50, num_samples_per_tree=128)
+    rcf.fit([rcf.record_set(X_train), rcf.record_set(X_test, labels=y_test, channel="test")], logs=False)
+    metrics = final_metrics(rcf)
+    assert metrics["test:f1"] > 0.5 and {"test:precision", "test:recall", "test:accuracy"} <= set(metrics)
+    files = read_tar(session.boto_session.client("s3"), rcf.model_data)
+    with serving(local_images["randomcutforest"], files, tmp_path) as url:
+        served = label_values(invoke_recordio(url, X_test), "score")  # what RandomCutForestPredictor reads
+        as_json = invoke_csv(url, X_test[:3])
+    assert [round(s["score"], 4) for s in as_json["scores"]] == [round(float(s), 4) for s in served[:3]]
+    emulated = roc_auc_score(y_test, served)
+    direct = roc_auc_score(y_test, direct_rrcf_scores(X_train.astype(np.float64), X_test.astype(np.float64), 50, 128))
+    assert close(emulated, direct), f"AUC emulated {emulated:.4f} vs rrcf directly {direct:.4f}"
 
 
 # --- LinearLearner ------------------------------------------------------------------------------------

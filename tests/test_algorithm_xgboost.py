@@ -349,6 +349,43 @@ def test_script_mode_on_the_same_image(session, xgboost_image, tmp_path):
     assert model["learner"]["gradient_booster"]["model"]["gbtree_model_param"]["num_trees"] == "7"
 
 
+@pytest.mark.docker
+def test_script_written_for_aws_image_runs_as_a_module_with_its_helpers(server, session, xgboost_image, tmp_path):
+    """`sagemaker_program="train"` runs train.py as `python -m train`, as AWS's image does, and the
+    script can use the image's own sagemaker_xgboost_container.data_utils.get_dmatrix."""
+    from sagemaker.estimator import Estimator
+    X, y = datasets.load_diabetes(return_X_y=True)
+    source = io.BytesIO()
+    script = textwrap.dedent("""
+        import os, sys
+        import xgboost as xgb
+        from sagemaker_xgboost_container.data_utils import get_content_type, get_dmatrix
+        dtrain = get_dmatrix(os.environ["SM_CHANNEL_TRAIN"], get_content_type("text/csv"))
+        assert get_dmatrix("/nowhere", "csv") is None
+        bst = xgb.train({"max_depth": 2}, dtrain, int(sys.argv[sys.argv.index("--num_round") + 1]))
+        bst.save_model(os.path.join(os.environ["SM_MODEL_DIR"], "xgboost-model.json"))
+        print("run as", __name__, __spec__.name, "rows", dtrain.num_row())
+    """).encode()
+    with tarfile.open(fileobj=source, mode="w:gz") as tar:
+        info = tarfile.TarInfo("train.py")
+        info.size = len(script)
+        tar.addfile(info, io.BytesIO(script))
+    bucket = session.default_bucket()
+    session.boto_session.client("s3").put_object(Bucket=bucket, Key="aws-script/sourcedir.tar.gz",
+                                                 Body=source.getvalue())
+    estimator = Estimator(image_uri=image_uri(), role=ROLE, instance_count=1, instance_type="ml.m5.large",
+                          sagemaker_session=session, output_path=f"s3://{bucket}/out",
+                          hyperparameters={"sagemaker_program": "train", "num_round": 4,
+                                           "sagemaker_submit_directory": f"s3://{bucket}/aws-script/sourcedir.tar.gz"})
+    estimator.fit({"train": upload(session, "aws-script/train/d.csv", csv_bytes(X, y))}, wait=True, logs=False)
+    name = estimator.latest_training_job.name
+    lines = log_messages(server.client("logs"), "/aws/sagemaker/TrainingJobs", name)
+    assert any(f"run as __main__ train rows {len(y)}" in line for line in lines), lines[-20:]
+    # 1.7-1 runs on the image's XGBoost 3.0.5, and the job log says so.
+    assert any("framework version 1.7-1 of sagemaker-xgboost is not built here; running XGBoost 3.0.5" in line
+               for line in lines)
+
+
 # --- serving ----------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

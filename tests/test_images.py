@@ -6,12 +6,15 @@ import io
 import json
 import re
 import tarfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import docker
 import pytest
 
 from emulator.runtime import images
+from emulator.runtime.images import catalogue
 
 TEST_LABEL = {"sagemaker-emulator.test": "test_images"}
 
@@ -185,11 +188,52 @@ def _opt_ml(root: Path, script: str) -> Path:
         "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn@sha256:" + "ab" * 32,
     ],
 )
-def test_any_account_and_region_of_the_sklearn_image_maps_to_the_local_sklearn(uri):
+def test_any_account_and_region_of_the_sklearn_image_maps_to_a_local_sklearn(uri):
     resolved = images.resolve_image_uri(uri, None)
     assert resolved is not None
-    assert (resolved.local_name, resolved.buildable, resolved.image) == ("sklearn", True, None)
+    assert resolved.local_name in ("sklearn", "sklearn-1.2") and resolved.buildable and resolved.image is None
     assert resolved.failure_reason is None
+
+
+@pytest.mark.parametrize("tag, local_name, note", [
+    ("1.2-1-cpu-py3", "sklearn-1.2", None),
+    ("1.4-2-cpu-py3", "sklearn", None),
+    ("0.23-1-cpu-py3", "sklearn-1.2", ("framework version 0.23-1 of sagemaker-scikit-learn is not built here; "
+                                       "running scikit-learn 1.2.2 (framework version 1.2-1)")),
+    ("1.0-1-cpu-py3", "sklearn-1.2", "running scikit-learn 1.2.2"),
+    ("1.5-1-cpu-py3", "sklearn", "running scikit-learn 1.4.2 (framework version 1.4-2)"),
+])
+def test_scikit_learn_framework_versions_get_their_line_or_the_nearest_with_a_log_line(tag, local_name, note):
+    uri = f"683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:{tag}"
+    assert images.resolve_image_uri(uri, None).local_name == local_name
+    if note is None:
+        assert catalogue.version_note(uri) is None
+    else:
+        assert note in catalogue.version_note(uri)
+
+
+def test_algorithms_not_provided_name_themselves():
+    resolved = images.resolve_image_uri("382416733822.dkr.ecr.us-east-1.amazonaws.com/ipinsights:1", None)
+    assert not resolved.buildable
+    assert resolved.failure_reason.startswith("The built-in algorithm IP Insights (image ")
+
+
+@contextmanager
+def tagged(client, image: str, reference: str) -> Iterator[str]:
+    """`image` also tagged `reference` for the block (the engine is shared: the tag goes again)."""
+    client.images.get(image).tag(reference)
+    try:
+        yield reference
+    finally:
+        client.images.remove(reference)
+
+
+@pytest.mark.docker
+def test_our_images_tagged_with_sagemaker_uris_are_still_chosen_by_the_catalogue(docker_client, sklearn_image):
+    uri = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3-test-images"
+    with tagged(docker_client, sklearn_image, uri):
+        resolved = images.resolve_image_uri(uri, docker_client)
+        assert resolved.image is None and resolved.local_name == "sklearn"
 
 
 @pytest.mark.parametrize(
@@ -200,6 +244,7 @@ def test_any_account_and_region_of_the_sklearn_image_maps_to_the_local_sklearn(u
         ("382416733822.dkr.ecr.us-east-1.amazonaws.com/linear-learner:1", "linear-learner"),
         ("664544806723.dkr.ecr.eu-central-1.amazonaws.com/knn:1", "knn"),
         ("174872318107.dkr.ecr.us-west-2.amazonaws.com/factorization-machines:1", "factorization-machines"),
+        ("382416733822.dkr.ecr.us-east-1.amazonaws.com/randomcutforest:1", "randomcutforest"),
         # JumpStart's LightGBM/CatBoost specs name the PyTorch 1.9.0 DLC; they run torch-free.
         ("763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:1.9.0-cpu-py38", "jumpstart-tabular"),
         ("763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1.0-cpu-py310", "pytorch"),
@@ -235,12 +280,9 @@ def test_unknown_images_absent_from_the_engine_resolve_to_nothing(uri):
 @pytest.mark.docker
 def test_an_image_present_in_the_local_engine_runs_as_it_is(docker_client, sklearn_image):
     byo = "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-own-algorithm:test-images"
-    docker_client.images.get(sklearn_image).tag(byo)
-    try:
+    with tagged(docker_client, sklearn_image, byo):
         resolved = images.resolve_image_uri(byo, docker_client)
         assert resolved is not None and resolved.image == byo and resolved.local_name is None
         assert images.image_for_uri(byo, docker_client) == byo
         assert images.resolve_image_uri(sklearn_image, docker_client).image == sklearn_image
         assert images.resolve_image_uri("sagemaker-emulator/absent:000000000000", docker_client) is None
-    finally:
-        docker_client.images.remove(byo)

@@ -117,7 +117,8 @@ def test_failing_training_job_reports_failure_file(sagemaker, bucket, byo_image)
     job = training(sagemaker, name)
     assert job["TrainingJobStatus"] == "Failed"
     assert job["FailureReason"] == "AlgorithmError: ValueError: bad input"
-    assert "S3ModelArtifacts" not in job.get("ModelArtifacts", {})
+    # Required members of DescribeTrainingJobResponse, present whatever the status.
+    assert job["ModelArtifacts"]["S3ModelArtifacts"] == f"s3://{bucket}/output/{name}/output/model.tar.gz"
 
 
 def test_failing_training_job_without_a_failure_file_reports_the_exit_code(sagemaker, bucket, byo_image):

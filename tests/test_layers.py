@@ -1,7 +1,8 @@
 """The import graph keeps the shape docs/architecture.md draws (no server, no Docker):
 
-    cli -> testing -> server (tls) -> access, http_limits -> ui -> api -> pipelines -> runtime -> core -> store,
-    with aws/ (wire) and config at the bottom
+    cli -> testing -> server -> access, http_limits -> ui -> api -> pipelines -> runtime -> core -> store, with
+    aws/ (wire), config and tls (the emulator's certificates) at the bottom; beside server, the two listeners
+    that serve it (listeners) and the client-side SDK set-up (sdk_setup)
 
 every import points down (the one exception: pipelines builds its execution controller on the runtime's
 controller base, emulator.runtime.controllers, and uses nothing else of the runtime), no module imports
@@ -17,8 +18,8 @@ from pathlib import Path
 import networkx as nx
 
 ROOT = Path(__file__).resolve().parents[1] / "emulator"
-LEVEL = {"aws": 0, "store": 0, "config": 0, "core": 1, "runtime": 2, "pipelines": 3, "api": 4, "ui": 5,
-         "access": 5.5, "http_limits": 5.5, "server": 6, "tls": 6, "testing": 7, "cli": 8}
+LEVEL = {"aws": 0, "store": 0, "config": 0, "tls": 0, "core": 1, "runtime": 2, "pipelines": 3, "api": 4, "ui": 5,
+         "access": 5.5, "http_limits": 5.5, "server": 6, "listeners": 6, "sdk_setup": 6, "testing": 7, "cli": 8}
 # Client-side packages: they prepare the environment of clients and of the emulators they start
 # (AWS_ENDPOINT_URL, credentials, xdist worker ids), so reading it is their job, not configuration.
 CLIENT_SIDE = ("testing",)

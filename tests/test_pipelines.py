@@ -37,7 +37,7 @@ def test_definition_errors_name_the_step(sagemaker):
         ([{"Name": "A", "Type": "Fail", "Arguments": {"ErrorMessage": {"Get": "Parameters.Missing"}}}],
          "parameter Missing"),
         ([{"Name": "A", "Type": "Fail", "Arguments": {}, "DependsOn": ["B"]},
-          {"Name": "B", "Type": "Fail", "Arguments": {}, "DependsOn": ["A"]}], "Fail step"),
+          {"Name": "B", "Type": "Fail", "Arguments": {}, "DependsOn": ["A"]}], "can not depends on"),
         ([processing_step("A", "true", depends_on=["B"]), processing_step("B", "true", depends_on=["A"])], "cycle"),
     ]
     for steps, expected in bad:

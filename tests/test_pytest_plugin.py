@@ -29,9 +29,11 @@ def test_b_sees_a_fresh_emulator_unless_reset_is_off(s3_client, request):
     expected = [] if request.config.getini("sagemaker_emulator_reset") == "test" else ["bucket-from-a"]
     assert mine(s3_client) == expected
 
-def test_c_environment_for_unchanged_boto3_code(sagemaker_emulator_env, sagemaker_emulator):
+def test_c_environment_for_unchanged_boto3_and_sdk_code(sagemaker_emulator_env, sagemaker_emulator):
     assert sagemaker_emulator_env["AWS_ENDPOINT_URL"] == sagemaker_emulator.endpoint_url
     assert boto3.client("sts").get_caller_identity()["Account"] == "000000000000"
+    import sagemaker  # its STS client has a hard-wired endpoint: the plugin applied sdk-setup's override
+    assert sagemaker.get_execution_role() == "arn:aws:iam::000000000000:role/SageMakerRole"
 '''
 
 
@@ -111,6 +113,8 @@ def test_the_server_binds_port_0_and_records_the_port_it_got(tmp_path):
         recorded = json.loads(emulator.port_file.read_text())
         assert recorded["port"] == emulator.port != 0
         assert recorded["url"] == emulator.endpoint_url == f"http://127.0.0.1:{emulator.port}"
+        # The SDK's https listener on a free port too, recorded and announced in /_emulator/health.
+        assert recorded["sdkHttpsPort"] == emulator.sdk_https_port == emulator.health()["sdkHttpsPort"] != 0
         assert emulator.health()["dataDir"] == str((tmp_path / "data").resolve())
         assert f"listening on {emulator.endpoint_url}" in emulator.log_tail()
     finally:

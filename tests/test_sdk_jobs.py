@@ -22,7 +22,7 @@ def session(sagemaker_session):
 @pytest.fixture(scope="module")
 def sklearn_image():
     from emulator.runtime.images import ensure_image
-    return ensure_image("sklearn", print)
+    return ensure_image("sklearn-1.2", print)  # framework version 1.2-1
 
 
 def sklearn_uri() -> str:

@@ -18,7 +18,7 @@ import pytest
 
 from tests.jobhelpers import unique
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
+pytestmark = [pytest.mark.slow]
 
 SDK3 = "sagemaker==3.27.0"
 VENV = Path(os.environ.get("SAGEMAKER_EMULATOR_SDK3_VENV",
@@ -62,9 +62,10 @@ def sdk3_python() -> str:
     return str(python)
 
 
+@pytest.mark.docker
 def test_model_trainer_script_mode(server, sdk3_python, tmp_path):
     from emulator.runtime.images import ensure_image
-    ensure_image("sklearn", None)
+    ensure_image("sklearn-1.2", None)
     bucket = unique("sdk3")
     s3 = server.client("s3")
     s3.create_bucket(Bucket=bucket)
@@ -94,9 +95,10 @@ def test_model_trainer_script_mode(server, sdk3_python, tmp_path):
         assert tar.extractfile("files.json").read() == b'["x.csv"]'
 
 
+@pytest.mark.docker
 def test_v3_pipeline_with_model_trainer_step_condition_and_fail(server, sdk3_python, tmp_path):
     from emulator.runtime.images import ensure_image
-    ensure_image("sklearn", None)
+    ensure_image("sklearn-1.2", None)
     bucket = unique("sdk3pipe")
     server.client("s3").create_bucket(Bucket=bucket)
     code = tmp_path / "code"
@@ -116,3 +118,17 @@ def test_v3_pipeline_with_model_trainer_step_condition_and_fail(server, sdk3_pyt
         outcomes[threshold] = (lines["STATUS"], lines["STEPS"])
     assert outcomes["0"] == ("Succeeded", "Check,Train")
     assert outcomes["100000"] == ("Failed", "Check,TooFast,Train")
+
+
+def test_v3_model_package_get_update_and_get_all(server, sdk3_python, tmp_path):
+    """Versioned packages are described without ModelPackageName (as AWS does), so v3's refresh()
+    describes them by ARN: update() and get_all() work."""
+    config = tmp_path / "sdk.yaml"
+    config.write_text("SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n")
+    env = {**server.client_env(), "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config)}
+    result = subprocess.run([sdk3_python, str(HERE / "sdk3" / "model_packages.py"), unique("v3registry")],
+                            env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines()
+                 if line.startswith(("UPDATED", "LISTED", "APPROVED")))
+    assert lines == {"UPDATED": "Approved", "LISTED": "1,2", "APPROVED": "Approved"}

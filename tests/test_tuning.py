@@ -664,6 +664,15 @@ def test_sdk_hyperparameter_tuner(sagemaker_session, tuning_image):
     assert ranked[0]["TrainingJobName"] == best and len(ranked) == 3
     analytics = json.loads(json.dumps(tuner.analytics().dataframe().to_dict(orient="records"), default=str))
     assert len(analytics) == 3 and {"x", "n", "FinalObjectiveValue"} <= set(analytics[0])
+    # attach() reads StaticHyperParameters["_tuning_objective_metric"]; best_estimator() attaches the
+    # best training job, reading OutputDataConfig["KmsKeyId"].
+    static = desc["TrainingJobDefinition"]["StaticHyperParameters"]
+    assert static == {"static": "1", "_tuning_objective_metric": "score"}
+    attached = HyperparameterTuner.attach(tuner.latest_tuning_job.name, sagemaker_session=session)
+    assert attached.objective_metric_name == "score" and attached.max_jobs == 3
+    assert attached.estimator.hyperparameters() == {"static": "1"}
+    best_estimator = attached.best_estimator()
+    assert best_estimator.latest_training_job.name == best and best_estimator.output_kms_key == ""
 
 
 @pytest.mark.docker
@@ -722,8 +731,11 @@ def gated_definition(tuning_image: str, bucket: str, gate: str) -> dict:
 
 def first_job_training(sagemaker, tuning_name: str) -> str:
     def probe() -> str | None:
-        listed = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
-            HyperParameterTuningJobName=tuning_name)["TrainingJobSummaries"]
+        try:
+            listed = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
+                HyperParameterTuningJobName=tuning_name)["TrainingJobSummaries"]
+        except sagemaker.exceptions.ResourceNotFound:  # a pipeline step names its tuning job before creating it
+            return None
         if listed and sagemaker.describe_training_job(
                 TrainingJobName=listed[0]["TrainingJobName"])["SecondaryStatus"] == "Training":
             return listed[0]["TrainingJobName"]

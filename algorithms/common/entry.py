@@ -1,7 +1,7 @@
 """The images' `train` and `serve` commands: read /opt/ml and run the algorithm the image stands for.
 
-One image context (containers/amazon-algorithms) serves the linear-learner, knn and
-factorization-machines repositories; each local image sets SAGEMAKER_ALGORITHM to its repository
+One image context (containers/amazon-algorithms) serves the linear-learner, knn,
+factorization-machines and randomcutforest repositories; each local image sets SAGEMAKER_ALGORITHM to its repository
 name, so `docker run <image> train` knows what it is, as AWS's per-algorithm images do.
 
 An algorithm package provides SCHEMA (its hyperparameters), train(env, hyperparameters) and
@@ -29,6 +29,7 @@ ALGORITHMS = {
     "linear-learner": "algorithms.linear_learner",
     "knn": "algorithms.knn",
     "factorization-machines": "algorithms.factorization_machines",
+    "randomcutforest": "algorithms.randomcutforest",
 }
 
 

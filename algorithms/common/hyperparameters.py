@@ -33,14 +33,14 @@ class Param:
     """One hyperparameter: how to parse it, what is allowed, its default."""
 
     name: str
-    kind: str  # "int" | "float" | "enum" | "bool"
+    kind: str  # "int" | "float" | "enum" | "bool" | "list" (of choices)
     required: bool = False
     default: Any = None
     min: float | None = None  # inclusive bounds (what jsonschema's minimum/maximum mean)
     max: float | None = None
     exclusive_min: bool = False
     exclusive_max: bool = False
-    choices: tuple[str, ...] = ()  # for "enum"
+    choices: tuple[str, ...] = ()  # for "enum" and "list"
     auto: bool = False  # the string "auto" is accepted as well
     words: tuple[str, ...] = ()  # other literal strings accepted (e.g. "balanced")
     allowed: tuple[Any, ...] = ()  # for "int": the only values accepted (e.g. faiss_index_pq_m)
@@ -59,6 +59,14 @@ class Param:
                     f"the following: {', '.join(repr(c) for c in self.choices)}"
                 )
             return text
+        if self.kind == "list":  # the SDK writes a list as str(list): "['accuracy', 'precision_recall_fscore']"
+            items = [part.strip().strip("'\"") for part in text.strip("[]").split(",") if part.strip()]
+            if not items or any(item not in self.choices for item in items):
+                raise HyperparameterValidationError(
+                    f"The value '{raw}' is not valid for the '{self.name}' hyperparameter which accepts a list "
+                    f"of: {', '.join(repr(c) for c in self.choices)}"
+                )
+            return items
         if self.kind == "bool":
             if text.lower() in ("true", "1"):
                 return True
@@ -122,6 +130,10 @@ def real(name: str, **kw: Any) -> Param:
 
 def enum(name: str, choices: Iterable[str], **kw: Any) -> Param:
     return Param(name, "enum", choices=tuple(choices), **kw)
+
+
+def choice_list(name: str, choices: Iterable[str], **kw: Any) -> Param:
+    return Param(name, "list", choices=tuple(choices), **kw)
 
 
 def boolean(name: str, **kw: Any) -> Param:

@@ -127,13 +127,13 @@ def choose_accept(accept: str | None) -> tuple[str, dict[str, str]]:
     )
 
 
-def encode_response(rows: list[dict[str, Any]], accept: str) -> bytes:
+def encode_response(rows: list[dict[str, Any]], accept: str, key: str = "predictions") -> bytes:
     if accept == RECORDIO:
         return recordio.write_label_records(rows)
     plain = [{k: _plain(v) for k, v in row.items()} for row in rows]
     if accept == JSONLINES:
         return "".join(json.dumps(row) + "\n" for row in plain).encode()
-    return json.dumps({"predictions": plain}).encode()
+    return json.dumps({key: plain}).encode()
 
 
 def _plain(value: Any) -> Any:
@@ -191,7 +191,8 @@ def make_handler(predictor: Predictor) -> type[BaseHTTPRequestHandler]:
                 accept, options = choose_accept(self.headers.get("Accept"))
                 features = decode_request(body, self.headers.get("Content-Type"), predictor.feature_dim)
                 rows = predictor.predict(features, options)
-                self._reply(200, encode_response(rows, accept), accept)
+                key = getattr(predictor, "response_key", "predictions")  # Random Cut Forest: "scores"
+                self._reply(200, encode_response(rows, accept, key), accept)
             except RequestError as exc:
                 self._error(exc.status, str(exc))
             except Exception as exc:

@@ -33,9 +33,9 @@ def train() -> int:
         return 1
     if "sagemaker_program" in env.hyperparameters:
         from sagemaker_training import trainer
-        # Without SAGEMAKER_TRAINING_MODULE the toolkit runs the user's entry point itself: download
-        # sagemaker_submit_directory, install requirements, run it with SM_* variables; it writes the
-        # success or failure file and exits.
+        # The toolkit calls the image's SAGEMAKER_TRAINING_MODULE (sagemaker_xgboost_container.training),
+        # which downloads sagemaker_submit_directory and runs the entry point as a Python module with
+        # SM_* variables; the toolkit writes the success or failure file and exits.
         trainer.train()
         return 0
     skip_unused_imports()

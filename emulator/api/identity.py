@@ -1,6 +1,11 @@
 """STS GetCallerIdentity and IAM GetRole: enough identity for the SageMaker SDK's helpers
 (default_bucket(), get_execution_role(), expand_role()). Every role name resolves to a role in the
-emulator's account (sdk_and_local_mode.md §3.6)."""
+emulator's account (sdk_and_local_mode.md §3.6).
+
+The caller is an assumed role, as in a SageMaker notebook or job: `get_execution_role()` turns
+`arn:aws:sts::<account>:assumed-role/<role>/<session>` into `arn:aws:iam::<account>:role/<role>` and
+then asks IAM GetRole for it; an account-root or user ARN makes it raise "The current AWS identity
+is not a role". The role is SAGEMAKER_EMULATOR_ROLE_NAME (default SageMakerRole)."""
 
 from __future__ import annotations
 
@@ -15,11 +20,15 @@ def _role_id(name: str) -> str:
     return "AROA" + hashlib.sha1(name.encode()).hexdigest()[:17].upper()
 
 
+SESSION_NAME = "SageMaker"  # the session name SageMaker notebooks and jobs assume their role with
+
+
 @handler("sts", "GetCallerIdentity")
 def get_caller_identity(ctx: RequestContext, req: dict) -> dict:
-    account = ctx.account_id
-    return {"UserId": "AIDAEMULATOR00000000", "Account": account,
-            "Arn": f"arn:{partition(ctx.region)}:iam::{account}:root"}
+    account, role = ctx.account_id, ctx.services.settings.role_name
+    # UserId of an assumed role is "<role id>:<session name>" (STS GetCallerIdentity reference).
+    return {"UserId": f"{_role_id(role)}:{SESSION_NAME}", "Account": account,
+            "Arn": f"arn:{partition(ctx.region)}:sts::{account}:assumed-role/{role}/{SESSION_NAME}"}
 
 
 @handler("iam", "GetRole")

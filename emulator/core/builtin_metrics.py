@@ -86,6 +86,15 @@ DEFINITIONS["factorization-machines"] = [
     *_PROGRESS,
 ]
 
+# Random Cut Forest (algorithms/randomcutforest): test:f1 is its documented tuning objective.
+DEFINITIONS["randomcutforest"] = [
+    _quality("test:f1", "test f1 <score>"),
+    _quality("test:precision", "test precision <score>"),
+    _quality("test:recall", "test recall <score>"),
+    _quality("test:accuracy", "test accuracy <score>"),
+    *_PROGRESS,
+]
+
 
 # --- XGBoost (algorithms/xgboost) ------------------------------------------------------------------
 # The container prints `[12]\ttrain-rmse:1.25702\tvalidation-rmse:2.43126` each round; the platform

@@ -209,12 +209,9 @@ def create_trial_component(services: Services, region: str, req: dict[str, Any])
 
 
 def update_trial_component(services: Services, region: str, req: dict[str, Any]) -> dict[str, Any]:
-    for field in ("Parameters", "InputArtifacts", "OutputArtifacts"):
-        both = set(req.get(field) or {}) & set(req.get(f"{field}ToRemove") or [])
-        if both:
-            raise ValidationException(f"{field} and {field}ToRemove both name {sorted(both)}.")
-
     def change(body: dict) -> None:
+        # A key both given and removed ends up removed, as on AWS: the SDK's TrialComponent.save()
+        # sends every current parameter together with the ones deleted since loading.
         body.update({k: req[k] for k in ("DisplayName", "Status", "StartTime", "EndTime") if k in req})
         for field in ("Parameters", "InputArtifacts", "OutputArtifacts"):
             merged = {**(body.get(field) or {}), **(req.get(field) or {})}
@@ -379,7 +376,8 @@ def on_job_finished(services: Services, region: str, job_kind: str, job: dict[st
     prefix = "Training" if job_kind == "TrainingJob" else "Processing"
     state = job.get(f"{prefix}JobStatus")
     ended = job.get(f"{prefix}EndTime") or (job.get("LastModifiedTime") if state in _ENDED else None)
-    model = (job.get("ModelArtifacts") or {}).get("S3ModelArtifacts")
+    # A failed job's Describe still names its artifact location, but it produced no model.
+    model = (job.get("ModelArtifacts") or {}).get("S3ModelArtifacts") if state != "Failed" else None
 
     def change(body: dict) -> None:
         if state in _ENDED:

@@ -119,6 +119,8 @@ def create_training_job(services: Services, region: str, req: dict[str, Any]) ->
     })
     if body["OutputDataConfig"].get("CompressionType") is None:
         body["OutputDataConfig"]["CompressionType"] = "GZIP"
+    # AWS answers an unset key with "" (Estimator.attach reads OutputDataConfig["KmsKeyId"]).
+    body["OutputDataConfig"].setdefault("KmsKeyId", "")
     _insert(services, TRAINING, name, arn, body, req.get("Tags"))
     return body
 
@@ -135,10 +137,12 @@ def create_processing_job(services: Services, region: str, req: dict[str, Any]) 
         s3 = item.get("S3Input")
         if s3:
             s3.setdefault("S3DataDistributionType", "FullyReplicated")
-            s3.setdefault("S3CompressionType", "None")
         item.setdefault("AppManaged", False)
     for out in body.get("ProcessingOutputConfig", {}).get("Outputs", []):
         out.setdefault("AppManaged", False)
+    # A job without StoppingCondition is described with the 24 h default it runs under
+    # (ProcessingStoppingCondition.MaxRuntimeInSeconds: "The default value is 86400").
+    body.setdefault("StoppingCondition", {"MaxRuntimeInSeconds": 86400})
     body.update({"ProcessingJobArn": arn, "ProcessingJobStatus": "InProgress", "CreationTime": now,
                  "LastModifiedTime": now})
     _insert(services, PROCESSING, name, arn, body, req.get("Tags"))
@@ -328,12 +332,9 @@ def finish_job(services: Services, kind: JobKind, name: str, status: str, *,
                 message = failure_reason[:1024]
             transitions.append({"Status": final, "StartTime": now, "EndTime": now, "StatusMessage": message})
             body["SecondaryStatus"] = final
-            # A stopped job keeps its artifacts: the 120 s SIGTERM window exists so that algorithms
-            # can save the model (StopTrainingJob API reference). A failed one has none.
-            if status == "Failed":
-                body.get("ModelArtifacts", {}).pop("S3ModelArtifacts", None)
-                if not body.get("ModelArtifacts"):
-                    body.pop("ModelArtifacts", None)
+            # ModelArtifacts.S3ModelArtifacts stays, even on a failed job: botocore's
+            # DescribeTrainingJobResponse requires both, and the SDK reads them (HyperparameterTuner
+            # reads estimator.model_data of the estimator's last job, whatever its status).
         else:
             body.setdefault("ProcessingStartTime", body["CreationTime"])
     job = update_job(services, kind, name, change)

@@ -156,8 +156,10 @@ def create_package(services: Services, region: str, req: dict[str, Any]) -> dict
         version = _next_version(services, group)
         key = f"{group}/{version}"
         # A version waits for a reviewer unless created approved (CreateModelPackage ModelApprovalStatus).
-        body.update({"ModelPackageName": group, "ModelPackageGroupName": group,
-                     "ModelPackageVersion": version,
+        # A versioned package has no ModelPackageName of its own: AWS leaves the member out of
+        # Describe and List answers (aws/sagemaker-python-sdk#5606), and SDK v3 describes a package by
+        # that member when present.
+        body.update({"ModelPackageGroupName": group, "ModelPackageVersion": version,
                      "ModelApprovalStatus": req.get("ModelApprovalStatus") or "PendingManualApproval"})
     else:
         key = name
@@ -195,9 +197,13 @@ def update_package(services: Services, region: str, req: dict[str, Any]) -> dict
         # Any approval status may follow any other: a rejected version can be approved again and an
         # approved one rejected (or sent back for review), which is how rollbacks are done.
         for key in ("ModelApprovalStatus", "ApprovalDescription", "ModelPackageRegistrationType",
-                    "InferenceSpecification", "SourceUri", "ModelCard", "ModelLifeCycle"):
+                    "InferenceSpecification", "SourceUri", "ModelLifeCycle"):
             if key in req:
                 b[key] = req[key]
+        if "ModelCard" in req:
+            # Members are merged: updating ModelCardContent keeps ModelCardStatus (the SDK's
+            # update_model_card sends only what changed).
+            b["ModelCard"] = {**(b.get("ModelCard") or {}), **req["ModelCard"]}
         metadata = {**(b.get("CustomerMetadataProperties") or {}), **given}
         for key in removed:
             metadata.pop(key, None)
@@ -218,8 +224,9 @@ def delete_package(services: Services, region: str, name_or_arn: str) -> None:
 def list_packages(services: Services, region: str, req: dict[str, Any]) -> tuple[list[dict], str | None]:
     items = services.records.list(PACKAGE)
     if req.get("ModelPackageGroupName"):
-        group = get_group(services, req["ModelPackageGroupName"], region)["ModelPackageGroupName"]
-        items = packages_in(services, group)
+        # A group that does not exist has no packages: AWS answers with an empty list.
+        group = find_group(services, req["ModelPackageGroupName"], region)
+        items = packages_in(services, group["ModelPackageGroupName"]) if group else []
     kind = req.get("ModelPackageType") or ("Versioned" if req.get("ModelPackageGroupName") else "Unversioned")
     if kind != "Both":
         # AWS (ListModelPackages): Unversioned is the default when no group is named.

@@ -38,10 +38,16 @@ class Services:
         self.shutdown_hooks: list[Callable[[], None]] = []
         # Run after a reset wiped everything (e.g. re-seeding built-in data).
         self.after_reset_hooks: list[Callable[[], None]] = []
+        # Why an image URI cannot run here (None: it can), answered by the job runtime, which knows
+        # the images: a Create* request naming such an image (a tuning job's) is refused at once.
+        self.image_checks: list[Callable[[str], str | None]] = []
 
     @property
     def account_id(self) -> str:
         return self.settings.account_id
+
+    def image_problem(self, uri: str) -> str | None:
+        return next((problem for check in self.image_checks if (problem := check(uri))), None)
 
     def watch(self, watcher: Callable[[str, str], None]) -> None:
         """Call `watcher(kind, name)` after every write of a resource record."""

@@ -141,7 +141,8 @@ def _check_references(definition: Definition) -> None:
             if dep not in definition.steps:
                 raise ValidationException(f"Step {step.name} depends on step {dep}, which is not defined.")
             if definition.steps[dep].type == "Fail":
-                raise ValidationException(f"Step {step.name} can not depend on Fail step {dep}.")
+                # AWS's wording, verbatim (pipeline_definitions.md: "CondStep can not depends on FailStep").
+                raise ValidationException(f"{step.name} can not depends on {dep}")
         used_steps, used_params, used_files = references(step_expressions(step))
         for name in used_params:
             if name not in definition.parameters:
@@ -150,8 +151,7 @@ def _check_references(definition: Definition) -> None:
             if name not in definition.steps:
                 raise ValidationException(f"Step {step.name} references step {name}, which is not defined.")
             if definition.steps[name].type == "Fail":
-                raise ValidationException(f"Step {step.name} references Fail step {name}; nothing can depend on a "
-                                          "Fail step.")
+                raise ValidationException(f"{step.name} can not depends on {name}")
         for source, file_name in used_files:
             declared = {f.get("PropertyFileName") for f in definition.steps[source].raw.get("PropertyFiles") or []}
             if file_name not in declared:

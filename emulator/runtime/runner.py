@@ -24,6 +24,7 @@ from emulator.core import arns, experiments, jobs
 from emulator.runtime import staging
 from emulator.runtime.backend import ContainerSpec, ContainerState, Mount
 from emulator.runtime.contracts.plan import OPT_ML, HostPlan, Input, Upload
+from emulator.runtime.images.catalogue import version_note
 from emulator.runtime.instance_types import limits_for
 from emulator.runtime.logpump import MetricSeries, follow, rescan
 from emulator.runtime.staging import StagingError
@@ -144,6 +145,7 @@ class JobRun:
         limits = limits_for(self.contract.resources(self.job).get("InstanceType", ""))
         entrypoint, command = self.contract.command(self.job)
         environment = self._environment()
+        note = version_note(self.image_uri)  # a framework version that runs on another one here
         epoch = int(time.time())
         for host in self.hosts:
             host.stream = f"{self.name}/{host.name}-{epoch}"
@@ -158,6 +160,8 @@ class JobRun:
             self.rt.backend.remove(spec.name)  # a leftover from a crashed earlier run of this name
             host.container_id = self.rt.backend.start(spec)
             self._follow(host)
+            if note:
+                self.rt.logs.line(self.kind.log_group, host.stream, time.time(), note)
         self.launched = True
         jobs.mark_started(self.services, self.kind, self.name)
         return True

@@ -14,6 +14,8 @@ import subprocess
 import threading
 from pathlib import Path
 
+from docker.errors import DockerException
+
 from emulator.core.builtin_metrics import builtin_metric_definitions
 from emulator.core.services import Services
 from emulator.runtime import images
@@ -81,6 +83,14 @@ class Runtime:
             raise JobFailure(f"ClientError: {exc}") from exc
         except images.ImageBuildError as exc:
             raise JobFailure(f"InternalServerError: building the local image for {uri} failed: {exc}") from exc
+
+    def unavailable_image_reason(self, image_uri: str) -> str | None:
+        """Why a SageMaker image cannot run here, when it is one the emulator does not provide."""
+        try:
+            resolved = images.resolve_image_uri(image_uri, client())
+        except (DockerException, OSError):  # no engine answering: judge by the URI alone
+            resolved = images.resolve_image_uri(image_uri, None)
+        return resolved.failure_reason if resolved is not None else None
 
     def builtin_metric_definitions(self, image_uri: str, user_defs: list[dict]) -> list[dict]:
         """Built-in algorithms' platform metric definitions (filled in even when the request has none)."""

@@ -33,6 +33,7 @@ class Emulator:
         self.endpoint_url = endpoint_url.rstrip("/")
         self.data_dir = Path(data_dir) if data_dir else None
         self.region = region
+        self.sdk_https_port: int | None = None  # the SDK's https listener (emulator/listeners.py), if known
         self._session = None
         self._session_lock = threading.Lock()
 
@@ -47,9 +48,11 @@ class Emulator:
 
     @property
     def ca_bundle(self) -> str | None:
-        """The self-signed certificate of a --tls emulator whose data dir we know (else None)."""
-        cert = self.data_dir / "tls" / "cert.pem" if self.data_dir and self.tls else None
-        return str(cert) if cert and cert.exists() else None
+        """The CA bundle that trusts a --tls emulator whose data dir we know (else None)."""
+        from emulator.tls import ca_bundle_path
+
+        bundle = ca_bundle_path(self.data_dir / "tls") if self.data_dir and self.tls else None
+        return str(bundle) if bundle and bundle.exists() else None
 
     def health(self) -> dict | None:
         return health(self.endpoint_url)
@@ -115,17 +118,20 @@ class ExternalEmulator(Emulator):
             raise EmulatorStartError(str(exc)) from None
         data_dir = body.get("dataDir")
         super().__init__(url, Path(data_dir) if data_dir and Path(data_dir).is_dir() else None, region=region)
+        self.sdk_https_port = body.get("sdkHttpsPort", -1)
 
 
 class SubprocessEmulator(Emulator):
-    """`python -m emulator.cli serve --port 0` in its own process group; the port it bound is read
-    back from --port-file. restart() keeps that port, so clients made before it keep working."""
+    """`python -m emulator.cli serve --port 0 --sdk-https-port 0` in its own process group; the ports it
+    bound are read back from --port-file. restart() keeps them, so clients (and SDK set-ups) made
+    before it keep working."""
 
     def __init__(self, data_dir: Path | None = None, *, tls: bool = False, env: dict[str, str] | None = None,
                  port: int = 0, start_timeout: float = START_TIMEOUT, region: str = REGION) -> None:
         super().__init__("", Path(data_dir or tempfile.mkdtemp(prefix="smemu-")), region=region)
         self.want_tls = tls
         self.port = port
+        self.sdk_https_port = 0
         self.extra_env = dict(env or {})
         self.start_timeout = start_timeout
         self.proc: subprocess.Popen | None = None
@@ -137,7 +143,8 @@ class SubprocessEmulator(Emulator):
 
         self.port_file.unlink(missing_ok=True)
         cmd = [sys.executable, "-m", "emulator.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-               "--data-dir", str(self.data_dir), "--port-file", str(self.port_file)]
+               "--data-dir", str(self.data_dir), "--port-file", str(self.port_file),
+               "--sdk-https-port", str(self.sdk_https_port)]
         if self.want_tls:
             cmd.append("--tls")
         with open(self.log_path, "ab") as log:
@@ -153,6 +160,7 @@ class SubprocessEmulator(Emulator):
                 time.sleep(0.05)
             bound = json.loads(self.port_file.read_text())
             self.port, self.endpoint_url = bound["port"], bound["url"]
+            self.sdk_https_port = bound.get("sdkHttpsPort", -1)
             wait_for_health(self.endpoint_url, timeout=max(1.0, deadline - time.monotonic()),
                             alive=lambda: self.proc is not None and self.proc.poll() is None)
         except TimeoutError as exc:
@@ -195,8 +203,8 @@ class SubprocessEmulator(Emulator):
 
 
 class ThreadEmulator(Emulator):
-    """uvicorn in a daemon thread of the test process: the quickest start, and breakpoints work in
-    server code. Jobs still run in Docker containers."""
+    """uvicorn in a daemon thread of the test process (with the SDK's https listener on a free port):
+    the quickest start, and breakpoints work in server code. Jobs still run in Docker containers."""
 
     def __init__(self, data_dir: Path | None = None, *, tls: bool = False, name_tag: str = "",
                  start_timeout: float = START_TIMEOUT, region: str = REGION) -> None:
@@ -208,24 +216,18 @@ class ThreadEmulator(Emulator):
         self._thread: threading.Thread | None = None
 
     def start(self) -> ThreadEmulator:
-        import uvicorn
-
         from emulator.config import Settings
-        from emulator.http_limits import limited_protocol
+        from emulator.listeners import bind_sdk_socket, serve, servers
         from emulator.server import create_app, listening_socket
 
         settings = Settings(host="127.0.0.1", port=0, data_dir=self.data_dir, tls=self.want_tls,
-                            name_tag=self.name_tag, region=self.region)
+                            name_tag=self.name_tag, region=self.region, sdk_https_port=0)
         sock = listening_socket(settings.host, 0)
         settings.port = sock.getsockname()[1]
-        ssl: dict = {}
-        if settings.tls:
-            from emulator.tls import ensure_self_signed
-            cert, key = ensure_self_signed(settings.data_dir / "tls")
-            ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
-        self._server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning",
-                                                     http=limited_protocol(settings.client_timeout), **ssl))
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True,
+        sdk_socket = bind_sdk_socket(settings)
+        self.sdk_https_port = settings.sdk_https_port
+        self._server, follower = servers(create_app(settings), settings, sdk_socket)
+        self._thread = threading.Thread(target=serve, args=(self._server, follower, sock, sdk_socket), daemon=True,
                                         name=f"sagemaker-emulator-{settings.port}")
         self._thread.start()
         self.endpoint_url = settings.url

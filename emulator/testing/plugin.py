@@ -3,9 +3,12 @@ session, in the manner of moto's ThreadedMotoServer and LocalStack's fixtures.
 
 Fixtures:
   sagemaker_emulator          session: the handle (.endpoint_url, .data_dir, .reset(), .client(), .env())
-  sagemaker_emulator_env      function: AWS_ENDPOINT_URL, test credentials and region in os.environ
+  sagemaker_emulator_env      function: what `sagemaker-emulator sdk-setup` and `eval "$(sagemaker-emulator env)"`
+                              do, for this process: AWS_ENDPOINT_URL, test credentials, region and CA
+                              bundle in os.environ, and the SageMaker SDK's STS endpoint on the emulator
+                              (so sagemaker.get_execution_role() and Session().default_bucket() work)
   sagemaker_client, s3_client function: boto3 clients on the emulator
-  sagemaker_session           function: a SageMaker SDK Session with a fresh default bucket
+  sagemaker_session           function: a SageMaker SDK Session with a fresh default bucket, under the same set-up
   sagemaker_emulator_factory  session: start(...) more emulators (TLS, own data dir), stopped at the end
 
 Modes (--sagemaker-emulator-mode or ini sagemaker_emulator_mode): `subprocess` (default), `thread`
@@ -139,13 +142,18 @@ def _sagemaker_emulator_reset_per_test(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture
-def sagemaker_emulator_env(sagemaker_emulator, monkeypatch: pytest.MonkeyPatch, tmp_path) -> dict[str, str]:
+def sagemaker_emulator_env(sagemaker_emulator, monkeypatch: pytest.MonkeyPatch, tmp_path):
     """Points boto3 (and anything reading the standard AWS variables) at the emulator for one test:
-    AWS_ENDPOINT_URL, test credentials and region; AWS_PROFILE and AWS_SESSION_TOKEN removed;
-    AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE pointed at empty files. Returns the variables set."""
-    from emulator.testing.sdk import client_environment
+    AWS_ENDPOINT_URL, test credentials, region and AWS_CA_BUNDLE; AWS_PROFILE and AWS_SESSION_TOKEN
+    removed; AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE pointed at empty files; the SageMaker
+    SDK's STS endpoint resolved to the emulator in this process (emulator.sdk_setup.in_process).
+    Returns the variables set."""
+    from emulator import sdk_setup
+    from emulator.testing.sdk import client_environment, sdk_home
 
-    return client_environment(monkeypatch, sagemaker_emulator, tmp_path / "aws")
+    env = client_environment(monkeypatch, sagemaker_emulator, tmp_path / "aws")
+    with sdk_setup.in_process(sdk_home(tmp_path / "aws")):
+        yield env
 
 
 @pytest.fixture
@@ -166,9 +174,11 @@ def sagemaker_session(sagemaker_emulator, monkeypatch: pytest.MonkeyPatch, tmp_p
     except ImportError:
         pytest.fail("the sagemaker_session fixture needs the SageMaker Python SDK: pip install sagemaker",
                     pytrace=False)
-    from emulator.testing.sdk import sdk_environment, sdk_session
+    from emulator import sdk_setup
+    from emulator.testing.sdk import sdk_environment, sdk_home, sdk_session
 
     sdk_environment(monkeypatch, sagemaker_emulator, tmp_path / "aws")
     bucket = f"sagemaker-emulator-{uuid.uuid4().hex[:12]}"
     sagemaker_emulator.client("s3").create_bucket(Bucket=bucket)
-    return sdk_session(sagemaker_emulator, bucket)
+    with sdk_setup.in_process(sdk_home(tmp_path / "aws")):  # sagemaker.get_execution_role() works
+        yield sdk_session(sagemaker_emulator, bucket)

@@ -1,6 +1,7 @@
-"""The SageMaker Python SDK (v2) pointed at a test emulator, the way a user sets it up: environment
-variables first, then a `sagemaker.Session` with a default bucket. Everything changed goes through
-a pytest MonkeyPatch, so it is undone when the fixture that made it ends."""
+"""The SageMaker Python SDK (v2) pointed at a test emulator, the way a user sets it up: what
+`sagemaker-emulator sdk-setup` and `eval "$(sagemaker-emulator env)"` do (emulator.sdk_setup), then a
+`sagemaker.Session` with a default bucket. Everything changed goes through a pytest MonkeyPatch, so
+it is undone when the fixture that made it ends."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ FOREIGN_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKE
 
 
 def client_environment(patch: pytest.MonkeyPatch, emulator: Emulator, directory: Path) -> dict[str, str]:
-    """Point every AWS client made from here on at `emulator`: its endpoint, test credentials and
-    region; no profile or session token; empty config and credentials files; fresh boto3 defaults."""
+    """Point every AWS client made from here on at `emulator`: its endpoint, test credentials, region
+    and CA bundle (setup_environment); no profile or session token; empty config and credentials
+    files; fresh boto3 defaults."""
     for name in FOREIGN_AWS_VARIABLES:
         patch.delenv(name, raising=False)
     for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL_")]:
@@ -30,11 +32,31 @@ def client_environment(patch: pytest.MonkeyPatch, emulator: Emulator, directory:
     for variable, filename in (("AWS_CONFIG_FILE", "aws-config"), ("AWS_SHARED_CREDENTIALS_FILE", "aws-credentials")):
         (directory / filename).write_text("")
         patch.setenv(variable, str(directory / filename))
-    env = emulator.env()
+    env = setup_environment(emulator, sdk_home(directory))
     for name, value in env.items():
         patch.setenv(name, value)
     if "boto3" in sys.modules:  # boto3.client() reuses a default session built under the old environment
         patch.setattr(sys.modules["boto3"], "DEFAULT_SESSION", None)
+    return env
+
+
+def sdk_home(directory: Path) -> Path:
+    """Where client_environment(…, directory) wrote the SDK's STS override: HOME for SDK code in
+    another process, sdk_setup.in_process(home) for SDK code in this one."""
+    return directory / "home"
+
+
+def setup_environment(emulator: Emulator, home: Path) -> dict[str, str]:
+    """The variables `eval "$(sagemaker-emulator env)"` sets, after `sdk-setup` has written the SDK's
+    STS override under `home` (sdk_setup.configure; HOME itself is left out), with the handle's own
+    region. An emulator without the SDK's https listener (serve --sdk-https-port -1) gets the same
+    without the override."""
+    from emulator import sdk_setup
+
+    if emulator.sdk_https_port is not None and emulator.sdk_https_port < 0:
+        return emulator.env()
+    env = {**sdk_setup.configure(emulator.endpoint_url, home), **emulator.env()}
+    env.pop("HOME")
     return env
 
 

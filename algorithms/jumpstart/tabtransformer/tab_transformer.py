@@ -1,12 +1,13 @@
-"""TabTransformer (Huang et al. 2020, arXiv:2012.06678) in plain PyTorch: our own implementation.
+"""TabTransformer (Huang et al. 2020, arXiv:2012.06678) on the maintained community implementation,
+PyPI's tab-transformer-pytorch (`tab_transformer_pytorch.TabTransformer`), trained the way JumpStart's
+script describes its hyperparameters.
 
-Categorical columns: one embedding per column of width `input_dim`, the first
-`frac_shared_embed * input_dim` entries being a per-column shared vector (the paper's "shared
-embedding"), then `n_blocks` Transformer encoder blocks (8 heads where the width allows). Continuous
-columns: standardised with the training mean/std, then layer-normalised as in the paper. Both are
-concatenated into an MLP with hidden sizes 4l and 2l (l = its input width). Classification trains
-with cross-entropy, regression with MSE on a standardised target. Early stopping: `patience`
-epochs without a better validation loss; the best epoch's weights are kept.
+The model: per categorical column an embedding of width `input_dim` whose shared part is the
+`frac_shared_embed` fraction, `n_blocks` Transformer blocks (8 heads where the width allows);
+continuous columns standardised with the training mean/std inside the model and layer-normalised;
+an MLP with hidden sizes 4l and 2l. Classification trains with cross-entropy, regression with MSE on a
+standardised target. Early stopping: `patience` epochs without a better validation loss; the best
+epoch's weights are kept.
 """
 
 from __future__ import annotations
@@ -16,41 +17,27 @@ import math
 import numpy as np
 import pandas as pd
 import torch
+from tab_transformer_pytorch import TabTransformer
 from torch import nn
 
 SEED = 0
 
 
-class TabTransformer(nn.Module):
-    def __init__(self, cardinalities: list[int], n_continuous: int, n_outputs: int, input_dim: int,
-                 n_blocks: int, attn_dropout: float, mlp_dropout: float, frac_shared_embed: float) -> None:
-        super().__init__()
-        self.n_categorical = len(cardinalities)
-        shared = round(input_dim * frac_shared_embed) if self.n_categorical else 0
-        shared = min(shared, input_dim - 1)
-        self.embeddings = nn.ModuleList(nn.Embedding(card + 1, input_dim - shared) for card in cardinalities)
-        self.shared = nn.Parameter(torch.randn(self.n_categorical, shared) * 0.02) if shared else None
-        heads = next(h for h in (8, 4, 2, 1) if input_dim % h == 0)
-        if self.n_categorical:
-            layer = nn.TransformerEncoderLayer(d_model=input_dim, nhead=heads, dim_feedforward=4 * input_dim,
-                                               dropout=attn_dropout, batch_first=True)
-            self.transformer = nn.TransformerEncoder(layer, n_blocks, enable_nested_tensor=False)
-        self.continuous_norm = nn.LayerNorm(n_continuous) if n_continuous else None
-        width = self.n_categorical * input_dim + n_continuous
-        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.ReLU(), nn.Dropout(mlp_dropout),
-                                 nn.Linear(4 * width, 2 * width), nn.ReLU(), nn.Dropout(mlp_dropout),
-                                 nn.Linear(2 * width, n_outputs))
-
-    def forward(self, categorical: torch.Tensor, continuous: torch.Tensor) -> torch.Tensor:
-        parts = []
-        if self.n_categorical:
-            tokens = torch.stack([emb(categorical[:, i]) for i, emb in enumerate(self.embeddings)], dim=1)
-            if self.shared is not None:
-                tokens = torch.cat([self.shared.unsqueeze(0).expand(tokens.shape[0], -1, -1), tokens], dim=2)
-            parts.append(self.transformer(tokens).flatten(1))
-        if self.continuous_norm is not None:
-            parts.append(self.continuous_norm(continuous))
-        return self.mlp(torch.cat(parts, dim=1))
+def build_model(cardinalities: list[int], n_continuous: int, n_outputs: int, input_dim: int, n_blocks: int,
+                attn_dropout: float, mlp_dropout: float, frac_shared_embed: float,
+                continuous_mean_std: list[list[float]] | None = None) -> TabTransformer:
+    """The library's TabTransformer for JumpStart's hyperparameters: categorical value 0 stands for
+    "unseen", so each column has cardinality + 1 values; a fraction `frac_shared_embed` of each
+    column embedding is the per-column shared part (the library's divisor is its inverse)."""
+    heads = next(h for h in (8, 4, 2, 1) if input_dim % h == 0)
+    mean_std = torch.tensor(continuous_mean_std, dtype=torch.float32) if n_continuous else None
+    return TabTransformer(
+        categories=[card + 1 for card in cardinalities], num_continuous=n_continuous, dim=input_dim,
+        depth=n_blocks, heads=heads, dim_out=n_outputs, mlp_hidden_mults=(4, 2), attn_dropout=attn_dropout,
+        ff_dropout=mlp_dropout, continuous_mean_std=mean_std,
+        num_residual_streams=1,  # plain residual connections, as in the paper (the library adds hyper-connections)
+        use_shared_categ_embed=frac_shared_embed > 0,
+        shared_categ_dim_divisor=1 / frac_shared_embed if frac_shared_embed > 0 else 8.0)
 
 
 class Preprocessor:
@@ -78,9 +65,13 @@ class Preprocessor:
         categorical = np.zeros((len(x), len(self.categorical)), dtype=np.int64)
         for j, (c, vocabulary) in enumerate(zip(self.categorical, self.vocabularies)):
             categorical[:, j] = [vocabulary.get(v, 0) for v in x.iloc[:, c].tolist()]
-        continuous = (x.iloc[:, self.continuous].to_numpy(dtype=np.float64) - self.mean) / self.std
-        continuous = np.nan_to_num(continuous, nan=0.0)
+        continuous = x.iloc[:, self.continuous].to_numpy(dtype=np.float64)
+        continuous = np.where(np.isnan(continuous), self.mean, continuous)  # missing: the training mean
         return torch.from_numpy(categorical), torch.from_numpy(continuous.astype(np.float32))
+
+    @property
+    def continuous_mean_std(self) -> list[list[float]]:
+        return [[float(m), float(s)] for m, s in zip(self.mean, self.std)]
 
     @property
     def cardinalities(self) -> list[int]:
@@ -110,8 +101,9 @@ def train(x_train: pd.DataFrame, y_train: pd.Series, x_val: pd.DataFrame, y_val:
     n_outputs = 1 if regression else int(max(y_train.max(), y_val.max())) + 1
     config = {"cardinalities": prep.cardinalities, "n_continuous": len(prep.continuous), "n_outputs": n_outputs,
               "input_dim": int(hp["input_dim"]), "n_blocks": hp["n_blocks"], "attn_dropout": hp["attn_dropout"],
-              "mlp_dropout": hp["mlp_dropout"], "frac_shared_embed": hp["frac_shared_embed"]}
-    model = TabTransformer(**config)
+              "mlp_dropout": hp["mlp_dropout"], "frac_shared_embed": hp["frac_shared_embed"],
+              "continuous_mean_std": prep.continuous_mean_std}
+    model = build_model(**config)
     optimizer = torch.optim.Adam(model.parameters(), lr=hp["learning_rate"])
     loss_fn = nn.MSELoss() if regression else nn.CrossEntropyLoss()
     train_cat, train_cont = prep.transform(x_train)
@@ -168,7 +160,7 @@ def _metric(output: torch.Tensor, y: pd.Series, prep: Preprocessor, task: str) -
 
 
 def load(checkpoint: dict) -> tuple[TabTransformer, Preprocessor]:
-    model = TabTransformer(**checkpoint["config"])
+    model = build_model(**checkpoint["config"])
     model.load_state_dict(checkpoint["state_dict"])
     model.eval()
     return model, Preprocessor.from_state(checkpoint["preprocessor"])

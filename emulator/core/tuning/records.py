@@ -20,7 +20,17 @@ from emulator.core import arns, jobs
 from emulator.core.jobs import TERMINAL, TRAINING
 from emulator.core.listing import ListFields, filter_sort_page, pick
 from emulator.core.services import Services
-from emulator.core.tuning.spec import ARN, KIND, NAME, OBJECTIVE_KEY, STATUS, Spec, definition_of, parse_spec
+from emulator.core.tuning.spec import (
+    ARN,
+    KIND,
+    NAME,
+    OBJECTIVE_KEY,
+    STATUS,
+    Spec,
+    definition_of,
+    parse_spec,
+    resource_config,
+)
 
 SUMMARY_KEYS = (NAME, ARN, STATUS, "Strategy", "CreationTime", "HyperParameterTuningEndTime",
                 "LastModifiedTime", "TrainingJobStatusCounters", "ObjectiveStatusCounters", "ResourceLimits")
@@ -50,8 +60,9 @@ def create_tuning_job(services: Services, region: str, req: dict[str, Any]) -> d
     body[ARN] = arn
     config = body["HyperParameterTuningJobConfig"]
     config.setdefault("TrainingJobEarlyStoppingType", "Off")
-    spec = parse_spec(body)
+    spec = parse_spec(body, services.image_problem)
     _check_training_request(spec, name)
+    _record_objective_in_static_hyperparameters(body)
     parents = _warm_start_parents(services, body)
     body.update({
         STATUS: "InProgress",
@@ -70,6 +81,19 @@ def create_tuning_job(services: Services, region: str, req: dict[str, Any]) -> d
     if req.get("Tags"):
         services.records.add_tags(arn, req["Tags"])
     return body
+
+
+def _record_objective_in_static_hyperparameters(body: dict[str, Any]) -> None:
+    """SageMaker describes each training job definition with the objective metric among its static
+    hyperparameters, as it passes it to every training job (HyperparameterTuner.attach deletes
+    StaticHyperParameters["_tuning_objective_metric"] and fails without it)."""
+    config = body["HyperParameterTuningJobConfig"]
+    definitions = [body["TrainingJobDefinition"]] if body.get("TrainingJobDefinition") is not None \
+        else body.get("TrainingJobDefinitions") or []
+    for definition in definitions:
+        objective = config.get("HyperParameterTuningJobObjective") or definition.get("TuningObjective") or {}
+        if objective.get("MetricName"):
+            definition.setdefault("StaticHyperParameters", {})[OBJECTIVE_KEY] = objective["MetricName"]
 
 
 def _check_training_request(spec: Spec, name: str) -> None:
@@ -216,7 +240,13 @@ def _public(body: dict[str, Any]) -> dict[str, Any]:
 
 def with_evaluation(services: Services, body: dict[str, Any]) -> dict[str, Any]:
     """The Describe response: the stored record with counters and best job as the training jobs stand."""
-    out = _public(body)
+    out = copy.deepcopy(_public(body))
+    for definition in [out.get("TrainingJobDefinition")] + list(out.get("TrainingJobDefinitions") or []):
+        if definition is not None and "ResourceConfig" not in definition:
+            # The SDK creates definitions with HyperParameterTuningResourceConfig only, and its
+            # HyperparameterTuner.attach() reads the definition's ResourceConfig: SageMaker describes
+            # the instances the training jobs get under that name as well.
+            definition["ResourceConfig"] = resource_config(definition)
     ev = evaluate(services, body)
     out["TrainingJobStatusCounters"] = ev.training
     out["ObjectiveStatusCounters"] = ev.objective

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import math
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +53,7 @@ def definition_of(body: dict[str, Any]) -> dict[str, Any]:
     return (body.get("TrainingJobDefinitions") or [{}])[0]
 
 
-def _resource_config(definition: dict[str, Any]) -> dict[str, Any]:
+def resource_config(definition: dict[str, Any]) -> dict[str, Any]:
     if definition.get("ResourceConfig"):
         return copy.deepcopy(definition["ResourceConfig"])
     hpo = definition.get("HyperParameterTuningResourceConfig")
@@ -78,7 +79,7 @@ def training_template(definition: dict[str, Any]) -> dict[str, Any]:
     """The CreateTrainingJob request every training job of the tuning job shares."""
     request = {k: copy.deepcopy(definition[k]) for k in TRAINING_DEFINITION_KEYS
                if definition.get(k) is not None}
-    request["ResourceConfig"] = _resource_config(definition)
+    request["ResourceConfig"] = resource_config(definition)
     return request
 
 
@@ -89,8 +90,9 @@ def _seed(body: dict[str, Any]) -> int:
     return zlib.crc32(body[ARN].encode())
 
 
-def parse_spec(body: dict[str, Any]) -> Spec:
-    """Check a tuning job request (stored body) and turn it into what the controller needs."""
+def parse_spec(body: dict[str, Any], image_problem: Callable[[str], str | None] | None = None) -> Spec:
+    """Check a tuning job request (stored body) and turn it into what the controller needs.
+    `image_problem(uri)`: why a training image cannot run here, if it cannot (checked at Create)."""
     config = body["HyperParameterTuningJobConfig"]
     has_one = body.get("TrainingJobDefinition") is not None
     has_many = bool(body.get("TrainingJobDefinitions"))
@@ -135,7 +137,7 @@ def parse_spec(body: dict[str, Any]) -> Spec:
     if not spec_alg.get("TrainingImage") and not spec_alg.get("AlgorithmName"):
         raise ValidationException("Either TrainingImage or AlgorithmName must be specified in "
                                   "AlgorithmSpecification.")
-    check_metric(objective["MetricName"], spec_alg)
+    check_metric(objective["MetricName"], spec_alg, image_problem)
     not_improving = (criteria.get("BestObjectiveNotImproving") or {}).get(
         "MaxNumberOfTrainingJobsNotImproving")
     return Spec(strategy=strategy, metric=objective["MetricName"], objective_type=objective["Type"],
@@ -147,12 +149,17 @@ def parse_spec(body: dict[str, Any]) -> Spec:
                 template=training_template(definition))
 
 
-def check_metric(metric: str, algorithm: dict[str, Any]) -> None:
+def check_metric(metric: str, algorithm: dict[str, Any],
+                 image_problem: Callable[[str], str | None] | None = None) -> None:
     """The objective must be one of the training image's metrics: its MetricDefinitions plus the ones
-    the platform defines for a built-in algorithm."""
+    the platform defines for a built-in algorithm. An image that cannot run here (a built-in
+    algorithm the emulator does not provide) is refused first, saying so."""
     if algorithm.get("AlgorithmName"):
         return
     image = algorithm.get("TrainingImage") or ""
+    unavailable = image_problem(image) if image_problem is not None else None
+    if unavailable:
+        raise ValidationException(unavailable)
     defs = algorithm.get("MetricDefinitions") or []
     builtin = builtin_metric_definitions(image)
     names = {d["Name"] for d in defs + builtin}

@@ -53,6 +53,7 @@ class JobController(Controller):
     def __init__(self, services: Services) -> None:
         super().__init__(services)
         self.runtime = Runtime(services)
+        services.image_checks.append(self.runtime.unavailable_image_reason)
         self.runs: dict[Key, JobRun] = {}
 
     def keys(self) -> Iterable[Key]:

@@ -40,6 +40,7 @@ Progress = Callable[[str], None]
 UPSTREAM_BASE = "python:3.11-slim"
 _WHEELS_DIR = "wheels"
 _WHEELS_STAMP = ".requirements.sha256"
+_FRAMEWORK_VERSIONS_FILE = "framework-versions.txt"
 _SHARED_DIR = "shared"
 _LOCK_DIR = Path(tempfile.gettempdir()) / "sagemaker-emulator-locks"
 
@@ -177,8 +178,13 @@ def _ensure_wheels(context: Path, say: Progress) -> None:
     requirements = context / "requirements.txt"
     if not requirements.exists():
         return
+    # Other versions of a framework, one per image (BUILD_ARGS): fetched one by one without
+    # dependencies, since one pip resolution cannot hold two versions of a package.
+    versions = context / _FRAMEWORK_VERSIONS_FILE
+    pinned = [line.strip() for line in versions.read_text().splitlines()
+              if line.strip() and not line.startswith("#")] if versions.exists() else []
     wheels = context / _WHEELS_DIR
-    wanted = hashlib.sha256(requirements.read_bytes()).hexdigest()
+    wanted = hashlib.sha256(requirements.read_bytes() + "\n".join(pinned).encode()).hexdigest()
     stamp = wheels / _WHEELS_STAMP
     if stamp.exists() and stamp.read_text().strip() == wanted:
         return
@@ -192,6 +198,8 @@ def _ensure_wheels(context: Path, say: Progress) -> None:
     with tempfile.TemporaryDirectory(prefix="sagemaker-emulator-wheels-") as tmp:
         pip_wheel = [sys.executable, "-m", "pip", "wheel", "-qq", "--prefer-binary", "-w", tmp]
         _run([*pip_wheel, "-r", str(requirements)], say)
+        for requirement in pinned:
+            _run([*pip_wheel, "--no-deps", requirement], say)
         Path(tmp, _WHEELS_STAMP).write_text(wanted + "\n")
         shutil.rmtree(wheels, ignore_errors=True)
         shutil.copytree(tmp, wheels)

@@ -26,12 +26,15 @@ REPOSITORY_PREFIX = "sagemaker-emulator"   # local images are <prefix>/<name>:<h
 # name -> build context. "base" is special: built by bootstrap.sh, not by a Dockerfile.
 LOCAL_IMAGES: dict[str, Path] = {
     "base": CONTAINERS_DIR / "base",
+    # scikit-learn 1.4.2 (framework version 1.4-2) and 1.2.2 (1.2-1): one context, two images.
     "sklearn": CONTAINERS_DIR / "sklearn",
+    "sklearn-1.2": CONTAINERS_DIR / "sklearn",
     "xgboost": CONTAINERS_DIR / "xgboost",
     # First-party algorithms: one context, one image per ECR repository (BUILD_ARGS names it).
     "linear-learner": CONTAINERS_DIR / "amazon-algorithms",
     "knn": CONTAINERS_DIR / "amazon-algorithms",
     "factorization-machines": CONTAINERS_DIR / "amazon-algorithms",
+    "randomcutforest": CONTAINERS_DIR / "amazon-algorithms",
     # JumpStart tabular algorithms (algorithms/jumpstart/): LightGBM, CatBoost and AutoGluon-Tabular
     # on one torch-free image; TabTransformer on the PyTorch DLC stand-in.
     "jumpstart-tabular": CONTAINERS_DIR / "jumpstart-tabular",
@@ -50,8 +53,9 @@ SHARED_SOURCES: dict[str, dict[str, Path]] = {
     "xgboost": {f"algorithms/{part}": REPO_DIR / "algorithms" / part
                 for part in ("__init__.py", "common", "xgboost")},
     **{name: {f"algorithms/{part}": REPO_DIR / "algorithms" / part
-              for part in ("__init__.py", "common", "linear_learner", "knn", "factorization_machines")}
-       for name in ("linear-learner", "knn", "factorization-machines")},
+              for part in ("__init__.py", "common", "linear_learner", "knn", "factorization_machines",
+                           "randomcutforest")}
+       for name in ("linear-learner", "knn", "factorization-machines", "randomcutforest")},
     **{name: {f"algorithms/{part}": REPO_DIR / "algorithms" / part for part in ("__init__.py", "model_monitor")}
        for name in ("model-monitor-analyzer", "model-monitor-groundtruth-merger")},
     # The script-mode trainer and model server both JumpStart images use.
@@ -61,9 +65,25 @@ SHARED_SOURCES: dict[str, dict[str, Path]] = {
 
 # Docker build arguments besides BASE: name -> {ARG: value} (part of the image hash).
 BUILD_ARGS: dict[str, dict[str, str]] = {
-    **{name: {"ALGORITHM": name} for name in ("linear-learner", "knn", "factorization-machines")},
+    **{name: {"ALGORITHM": name} for name in ("linear-learner", "knn", "factorization-machines", "randomcutforest")},
+    "sklearn": {"SCIKIT_LEARN_VERSION": "1.4.2"},
+    "sklearn-1.2": {"SCIKIT_LEARN_VERSION": "1.2.2"},
     "model-monitor-analyzer": {"COMPONENT": "analyzer"},
     "model-monitor-groundtruth-merger": {"COMPONENT": "groundtruth-merger"},
+}
+
+# Framework versions (the first part of an image tag, as the SDK's framework_version writes it) that
+# have an image of their own: ECR repository -> {framework version: (local image, library version)}.
+# Every other version of these repositories runs on the nearest one, and the job log says so
+# (docs/configuration.md has the table). scikit-learn 0.20, 0.23 and 1.0 publish no wheels for the
+# images' Python 3.11.
+FRAMEWORK_VERSIONS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
+    "sagemaker-scikit-learn": ("scikit-learn", {"1.2-1": ("sklearn-1.2", "1.2.2"),
+                                                "1.4-2": ("sklearn", "1.4.2")}),
+    "sagemaker-xgboost": ("XGBoost", {"3.0-5": ("xgboost", "3.0.5")}),
+    "xgboost": ("XGBoost", {"3.0-5": ("xgboost", "3.0.5")}),
+    "pytorch-training": ("PyTorch", {"2.13.0": ("pytorch", "2.13.0")}),
+    "pytorch-inference": ("PyTorch", {"2.13.0": ("pytorch", "2.13.0")}),
 }
 
 # ECR repository -> local image name. Names without a build context in LOCAL_IMAGES are known
@@ -75,6 +95,7 @@ AWS_REPOSITORIES: dict[str, str] = {
     "linear-learner": "linear-learner",
     "knn": "knn",
     "factorization-machines": "factorization-machines",
+    "randomcutforest": "randomcutforest",
     # JumpStart LightGBM / CatBoost / TabTransformer run on the PyTorch DLC; AutoGluon on its own.
     "pytorch-training": "pytorch",
     "pytorch-inference": "pytorch",
@@ -85,6 +106,24 @@ AWS_REPOSITORIES: dict[str, str] = {
     "sagemaker-model-monitor-analyzer": "model-monitor-analyzer",
     "sagemaker-model-monitor-groundtruth-merger": "model-monitor-groundtruth-merger",
 }
+
+# SageMaker's own algorithm images that the emulator does not provide: ECR repository -> algorithm
+# name as the SDK and the docs call it. Jobs (and tuning jobs) using them fail saying so.
+NOT_PROVIDED_ALGORITHMS: dict[str, str] = {
+    "ipinsights": "IP Insights",
+    "kmeans": "K-Means",
+    "pca": "PCA",
+    "ntm": "Neural Topic Model",
+    "lda": "LDA",
+    "object2vec": "Object2Vec",
+    "blazingtext": "BlazingText",
+    "forecasting-deepar": "DeepAR",
+    "image-classification": "Image Classification",
+    "object-detection": "Object Detection",
+    "semantic-segmentation": "Semantic Segmentation",
+    "seq2seq": "Sequence-to-Sequence",
+}
+AWS_REPOSITORIES.update({repository: repository for repository in NOT_PROVIDED_ALGORITHMS})
 
 # (ECR repository, tag pattern) -> local image, consulted before AWS_REPOSITORIES. JumpStart's
 # LightGBM and CatBoost specs name the PyTorch 1.9.0 DLC (their scripts never import torch), so those
@@ -121,6 +160,11 @@ class ResolvedImage:
     def failure_reason(self) -> str | None:
         if self.image or self.buildable:
             return None
+        if self.repository in NOT_PROVIDED_ALGORITHMS:
+            return (f"The built-in algorithm {NOT_PROVIDED_ALGORITHMS[self.repository]} (image {self.uri}) is not "
+                    "provided by the SageMaker Emulator. Provided built-in algorithms: XGBoost, LinearLearner, "
+                    "k-NN, Factorization Machines, Random Cut Forest, and JumpStart LightGBM, CatBoost, "
+                    "AutoGluon-Tabular and TabTransformer; any image in the local Docker engine also runs as is.")
         return (
             f"Image {self.uri} ({self.repository}) is a SageMaker image that this emulator does not "
             f"provide yet (local image '{self.local_name}'). Supported: "
@@ -133,23 +177,66 @@ def resolve_image_uri(uri: str, docker_client: docker.DockerClient | None) -> Re
     """Map a request's image URI to what runs here, or None when nothing can run it.
 
     An image present in the local engine under exactly this reference wins (the user built, pulled
-    or tagged it: bring your own container, including real AWS images). Otherwise SageMaker's ECR
-    images are recognised by repository, whatever the account, region or tag.
+    or tagged it: bring your own container, including real AWS images), unless it is one of ours
+    tagged with a SageMaker URI (`images tag-ecr`): the catalogue keeps choosing those, so a rebuilt
+    image is never shadowed by an old tag. Otherwise SageMaker's ECR images are recognised by
+    repository, whatever the account, region or tag.
     """
-    if docker_client is not None and image_exists(docker_client, uri):
-        return ResolvedImage(uri=uri, local_name=None, buildable=False, image=uri)
     match = ECR_URI.match(uri)
-    if not match or match["repository"] not in AWS_REPOSITORIES:
+    known = bool(match) and match["repository"] in AWS_REPOSITORIES
+    if docker_client is not None and _local_image_to_run(docker_client, uri, known):
+        return ResolvedImage(uri=uri, local_name=None, buildable=False, image=uri)
+    if not known:
         return None
     local_name = next((name for repository, tags, name in AWS_REPOSITORY_TAGS
                        if repository == match["repository"] and tags.fullmatch(match["tag"] or "")),
-                      AWS_REPOSITORIES[match["repository"]])
+                      None)
+    if local_name is None:
+        chosen = framework_version_for(match["repository"], match["tag"])
+        local_name = chosen[1] if chosen else AWS_REPOSITORIES[match["repository"]]
     return ResolvedImage(
         uri=uri,
         local_name=local_name,
         buildable=local_name in LOCAL_IMAGES,
         repository=match["repository"],
     )
+
+
+def _version_position(version: str) -> int:
+    """1.2-1 -> 1_002_001: major, minor and build on one line, so "nearest" is a distance."""
+    parts = (tuple(int(part) for part in re.findall(r"\d+", version)) + (0, 0, 0))[:3]
+    return parts[0] * 1_000_000 + parts[1] * 1_000 + parts[2]
+
+
+def framework_version_for(repository: str, tag: str | None) -> tuple[str, str, str] | None:
+    """(framework version asked for, local image, framework version it runs) for a framework image's
+    tag, choosing the nearest version that has an image; None for repositories without versions."""
+    if repository not in FRAMEWORK_VERSIONS:
+        return None
+    versions = FRAMEWORK_VERSIONS[repository][1]
+    asked = re.match(r"\d+(?:\.\d+)*(?:-\d+)?", tag or "")
+    if not asked:  # "latest" or no tag: the newest
+        newest = max(versions, key=_version_position)
+        return tag or "latest", versions[newest][0], newest
+    wanted = _version_position(asked.group())
+    # The closest version; of two equally close, the newer.
+    nearest = min(versions, key=lambda v: (abs(_version_position(v) - wanted), -_version_position(v)))
+    return asked.group(), versions[nearest][0], nearest
+
+
+def version_note(uri: str) -> str | None:
+    """The job-log line for an image URI whose framework version runs on another version here."""
+    match = ECR_URI.match(uri)
+    if not match or any(repository == match["repository"] and tags.fullmatch(match["tag"] or "")
+                        for repository, tags, _ in AWS_REPOSITORY_TAGS):  # e.g. JumpStart's torch-free tags
+        return None
+    chosen = framework_version_for(match["repository"], match["tag"])
+    if chosen is None or chosen[0] == chosen[2]:
+        return None
+    library, versions = FRAMEWORK_VERSIONS[match["repository"]]
+    asked, _, used = chosen
+    return (f"SageMaker Emulator: framework version {asked} of {match['repository']} is not built here; "
+            f"running {library} {versions[used][1]} (framework version {used}), the nearest one that is.")
 
 
 
@@ -162,4 +249,12 @@ def image_exists(client: docker.DockerClient, reference: str) -> bool:
     except APIError as exc:  # e.g. an invalid reference: certainly not a local image
         log.debug("image inspect %s: %s", reference, exc)
         return False
+
+
+def _local_image_to_run(client: docker.DockerClient, reference: str, catalogued: bool) -> bool:
+    try:
+        labels = client.images.get(reference).labels or {}
+    except (ImageNotFound, APIError):  # absent, or not even a valid reference
+        return False
+    return not (catalogued and f"{REPOSITORY_PREFIX}.image" in labels)
 
