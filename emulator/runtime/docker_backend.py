@@ -61,11 +61,14 @@ class DockerBackend:
             return NetworkAddress(gateway=gateway, subnet=subnet)
         return None
 
-    def network_subnets(self, labels: dict[str, str]) -> list[str]:
-        """The IPv4 subnets of the non-internal networks with these labels."""
-        filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+    def network_subnets(self, labels: dict[str, str] | None = None, names: tuple[str, ...] = ()) -> list[str]:
+        """The IPv4 subnets of the non-internal networks with these labels, or with these names."""
+        if labels:
+            networks = client().networks.list(filters={"label": [f"{k}={v}" for k, v in labels.items()]})
+        else:
+            networks = [n for n in client().networks.list(names=list(names)) if n.name in names] if names else []
         subnets = []
-        for network in client().networks.list(filters=filters):
+        for network in networks:
             network.reload()
             if network.attrs.get("Internal"):
                 continue

@@ -7,19 +7,34 @@ Containers then get AWS_ENDPOINT_URL=http://<gateway>:<port>, so boto3 inside a 
 emulator. Linux accepts packets for any local address on any interface, so binding to the gateway
 alone would let every container on the host in: a connection is admitted only from the subnet of one
 of the emulator's own job networks (the jobs network, and the private network of a multi-host job),
-and closed unanswered otherwise.
+of the SageMaker SDK's local-mode network, or from the host itself, and closed unanswered otherwise.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=256)
+def is_host_address(address: str) -> bool:
+    """Whether `address` is one of this host's own (a process on the host connecting to the gateway
+    address: it could reach the server on loopback anyway). Only a local address can be bound."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((address, 0))
+        except OSError:
+            return False
+    return True
 
 
 class EndpointProxy:
@@ -70,7 +85,7 @@ class EndpointProxy:
             address = ipaddress.ip_address(peer)
         except ValueError:
             return False
-        if any(address in subnet for subnet in self._subnets):
+        if any(address in subnet for subnet in self._subnets) or is_host_address(peer):
             return True
         if time.monotonic() - self._refreshed < self.REFRESH_SECONDS:
             return False

@@ -25,6 +25,8 @@ from emulator.runtime.logpump import LogWriter
 log = logging.getLogger(__name__)
 
 LABEL = "sagemaker-emulator"
+# The Docker network the SageMaker SDK's local mode (docker-compose) creates for its containers.
+SDK_LOCAL_MODE_NETWORK = "sagemaker-local"
 
 
 class JobFailure(Exception):
@@ -104,7 +106,11 @@ class Runtime:
         return f"{self.container_prefix}-jobs"
 
     def _job_subnets(self) -> list[str]:
-        return self.backend.network_subnets({LABEL: self.instance_id})
+        # Besides our own job networks: the network the SageMaker SDK's local mode puts its containers
+        # on (`sagemaker-emulator env --local-mode` hands them the forwarder as their S3 endpoint). They
+        # are started by the user's own SDK code, as deliberately as a job (docs/security.md).
+        return (self.backend.network_subnets({LABEL: self.instance_id})
+                + self.backend.network_subnets(names=(SDK_LOCAL_MODE_NETWORK,)))
 
     def create_job_network(self, name: str, *, internal: bool) -> None:
         self.backend.remove_network(name)
