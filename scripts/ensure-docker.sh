@@ -34,6 +34,11 @@ apt_install() {
 
 # debootstrap builds the base image when no python image can be pulled (emulator/runtime/images/builder.py).
 if ! command -v debootstrap >/dev/null 2>&1; then apt_install debootstrap; fi
+# The SageMaker SDK's local mode (instance_type="local", LocalPipelineSession) runs containers with
+# `docker compose` (plugin) or else `docker-compose`; Debian ships the latter.
+if ! command -v docker-compose >/dev/null 2>&1 && ! docker compose version >/dev/null 2>&1; then
+    apt_install docker-compose
+fi
 
 if engine_answers; then exit 0; fi
 
