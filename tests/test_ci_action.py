@@ -19,7 +19,7 @@ import pytest
 import requests
 import yaml
 
-from tests.emulator_process import free_port
+from tests.jobhelpers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
@@ -135,7 +135,7 @@ def test_the_action_installs_starts_waits_and_exports_the_environment(venv, tmp_
 
 
 def test_the_wait_step_fails_with_the_log_when_nothing_answers(tmp_path):
-    runner = Runner(tmp_path, {"wait-timeout": "2"}, "/usr/bin:/bin")
+    runner = Runner(tmp_path, {"wait-timeout": "2", "python": sys.executable}, "/usr/bin:/bin")
     (runner.temp / "sagemaker-emulator.log").write_text("Traceback: the emulator could not start\n")
     runner.outputs["start"] = {"endpoint-url": f"http://127.0.0.1:{free_port()}",
                                "log-file": str(runner.temp / "sagemaker-emulator.log")}
@@ -144,5 +144,6 @@ def test_the_wait_step_fails_with_the_log_when_nothing_answers(tmp_path):
     result = runner.run(wait, timeout=60)
     assert result.returncode == 1
     assert "::error::The SageMaker Emulator did not answer" in result.stdout
+    assert "no SageMaker Emulator answered" in result.stderr          # sagemaker-emulator wait's own message
     assert "Traceback: the emulator could not start" in result.stdout
     assert time.monotonic() - started < 30

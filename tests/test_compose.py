@@ -6,7 +6,6 @@ stored under the data dir mounted at the same path inside and out)."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -23,8 +22,8 @@ import requests
 from botocore.config import Config
 
 from emulator.runtime import images
-from tests.emulator_process import free_port
-from tests.jobhelpers import ROLE, unique, wait_for
+from emulator.runtime.supervisor import remove_containers
+from tests.jobhelpers import ROLE, free_port, unique, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -70,7 +69,7 @@ def composed(tmp_path_factory):
         down = subprocess.run([*compose, "down", "--timeout", "30"], env=env, capture_output=True, text=True,
                               check=False)
         assert down.returncode == 0, down.stdout + down.stderr
-        remove_leftovers(data_dir)
+        remove_containers(data_dir)   # what the containerised emulator left on the engine (a running job)
 
 
 def wait_until_healthy(container: str, timeout: float) -> dict:
@@ -84,16 +83,6 @@ def wait_until_healthy(container: str, timeout: float) -> dict:
         assert state["Running"], f"the emulator container exited: {state}"
         time.sleep(1)
     raise AssertionError(f"not healthy in {timeout}s: {state.get('Health')}")
-
-
-def remove_leftovers(data_dir: Path) -> None:
-    """Job containers and networks the containerised emulator made (labelled with its instance id)."""
-    client = docker.from_env()
-    instance = hashlib.sha1(str(data_dir).encode()).hexdigest()[:10]
-    for container in client.containers.list(all=True, filters={"label": f"sagemaker-emulator={instance}"}):
-        container.remove(force=True)
-    for network in client.networks.list(filters={"label": f"sagemaker-emulator={instance}"}):
-        network.remove()
 
 
 def test_compose_up_turns_healthy_and_runs_a_training_job(composed):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sdk_session import TELEMETRY_OFF
+from emulator.testing.sdk import TELEMETRY_OFF
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
