@@ -94,9 +94,13 @@ def venv(tmp_path_factory) -> Path:
     return path
 
 
+def runner_path(venv: Path) -> str:
+    return f"{venv}/bin:/usr/bin:/bin"
+
+
 def test_the_action_installs_starts_waits_and_exports_the_environment(venv, tmp_path):
     port = free_port()
-    runner = Runner(tmp_path, {"port": str(port), "region": "eu-west-1"}, f"{venv}/bin:/usr/bin:/bin")
+    runner = Runner(tmp_path, {"port": str(port), "region": "eu-west-1"}, runner_path(venv))
     steps = ACTION["runs"]["steps"]
     assert ACTION["runs"]["using"] == "composite" and all(s.get("shell") == "bash" for s in steps)
     pid_file = runner.temp / "sagemaker-emulator.pid"
@@ -147,3 +151,26 @@ def test_the_wait_step_fails_with_the_log_when_nothing_answers(tmp_path):
     assert "no SageMaker Emulator answered" in result.stderr          # sagemaker-emulator wait's own message
     assert "Traceback: the emulator could not start" in result.stdout
     assert time.monotonic() - started < 30
+
+
+USER_TEST = """
+def test_my_code_lists_training_jobs(sagemaker_client):
+    assert sagemaker_client.list_training_jobs()["TrainingJobSummaries"] == []
+"""
+
+
+def test_after_the_install_a_user_test_taking_sagemaker_client_just_passes(venv, tmp_path):
+    """What a user of the installed package does: add pytest and a test that takes `sagemaker_client`;
+    the plugin (a pytest11 entry point of the installed wheel) starts an emulator for it."""
+    runner = Runner(tmp_path, {}, runner_path(venv))
+    install = runner.run(ACTION["runs"]["steps"][0])
+    assert install.returncode == 0, install.stderr
+    subprocess.run([f"{venv}/bin/python", "-m", "pip", "install", "-q", "pytest"], env=runner.env, check=True,
+                   capture_output=True)
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "test_user.py").write_text(USER_TEST)
+    result = subprocess.run([f"{venv}/bin/python", "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                            cwd=tmp_path / "project", env=runner.env, capture_output=True, text=True, timeout=300,
+                            check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "1 passed" in result.stdout
