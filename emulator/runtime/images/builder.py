@@ -68,6 +68,7 @@ _WHEELS_STAMP = ".requirements.sha256"
 _SHARED_DIR = "shared"
 _LOCK_DIR = Path(tempfile.gettempdir()) / "sagemaker-emulator-locks"
 _POLL_SECONDS = 0.5   # how often a caller waiting for another's build looks at its progress
+_PIP_WHEEL = [sys.executable, "-m", "pip", "wheel", "-qq", "--prefer-binary", "-w"]   # + the output folder
 
 
 class ImageBuildError(RuntimeError):
@@ -285,9 +286,6 @@ def _ensure_package_wheels(context: Path, event: BuildEvent, say: Progress) -> N
         out = Path(tmp, "wheels")
         _run([*_PIP_WHEEL, str(out), str(source)], event, say)
         _replace_wheels(context / _WHEELS_DIR, out, context_hash(EMULATOR))
-
-
-_PIP_WHEEL = [sys.executable, "-m", "pip", "wheel", "-qq", "--prefer-binary", "-w"]
 
 
 def _not_packaged(folder: str, names: list[str]) -> set[str]:
