@@ -5,7 +5,7 @@ PORT ?= 7070
 HOST ?= 127.0.0.1
 DATA_DIR ?= $(HOME)/.sagemaker-emulator
 
-.PHONY: run test install docker chromium bench clean
+.PHONY: run test install docker chromium compose bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -28,6 +28,12 @@ run: install docker
 
 test: install docker chromium
 	$(PY) -m pytest -ra $(PYTEST_ARGS)
+
+# docker-compose.yml's emulator: its image is built locally (no registry), then `up -d`.
+COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+compose: install docker
+	$(VENV)/bin/sagemaker-emulator images build emulator
+	$(COMPOSE) up -d
 
 bench: install docker
 	$(PY) bench/api_and_s3.py

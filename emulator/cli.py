@@ -1,4 +1,4 @@
-"""`sagemaker-emulator serve | wait | images build | images tag-ecr | env | sdk-setup | sdk-reset`."""
+"""`sagemaker-emulator serve | wait | images list|build|prune|tag-ecr | env | sdk-setup | sdk-reset`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
+import time
 from pathlib import Path
 
 from emulator.config import Settings
@@ -77,10 +79,109 @@ def wait(args: argparse.Namespace) -> int:
 
 def images_build(args: argparse.Namespace) -> int:
     from emulator.runtime.images import build_images
-    built = build_images(args.names or None, lambda line: print(line, flush=True))
+    show = BuildProgress(sys.stdout, verbose=args.verbose)
+    try:
+        built = build_images(args.names or None, show)
+    finally:
+        show.close()
     for name, tag in built.items():
         print(f"{name}: {tag}")
     return 0
+
+
+def images_list(args: argparse.Namespace) -> int:
+    import docker
+
+    from emulator.runtime.images.inventory import inventory
+    found = inventory(docker.from_env())
+    rows = [(i.reference, i.state, _size(i.size), _ago(i.created), " ".join(i.other_tags)) for i in found]
+    _table(("IMAGE", "STATE", "SIZE", "CREATED", "ALSO TAGGED"), rows)
+    return 0
+
+
+def images_prune(args: argparse.Namespace) -> int:
+    import docker
+
+    from emulator.runtime.images.inventory import prune
+    result = prune(docker.from_env(), dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    for image in result.removed:
+        print(f"{verb} {image.reference} ({image.state})")
+    for image, reason in result.kept:
+        print(f"kept {image.reference}: {reason}")
+    print(f"{verb} {len(result.removed)} image(s), {'would free' if args.dry_run else 'freed'} "
+          f"{_size(result.reclaimed_bytes)}")
+    return 0
+
+
+class BuildProgress:
+    """Image build progress for a person: one bar per image redrawn in place on a terminal, one line
+    per step otherwise (every output line with --verbose)."""
+
+    def __init__(self, out, verbose: bool = False) -> None:
+        self.out = out
+        self.verbose = verbose
+        self.tty = out.isatty()
+        self.status = ""
+        self.drawn = False
+
+    def __call__(self, event) -> None:
+        if self.verbose and event.line:
+            self._line(event.line)
+        if event.status == self.status:
+            return
+        self.status = event.status
+        if not self.tty:
+            if not self.verbose:
+                self.out.write(f"{event.status}{': ' + event.detail if event.detail else ''}\n")
+                self.out.flush()
+            return
+        bar = ""
+        if event.steps:
+            filled = round(20 * event.step / event.steps)
+            bar = f"[{'#' * filled}{'.' * (20 - filled)}] {event.step}/{event.steps} "
+        text = f"{event.image} {bar}{event.detail or event.status}"
+        width = shutil.get_terminal_size().columns - 1
+        self.out.write(f"\r\x1b[K{text[:width]}")
+        self.drawn = True
+        if event.phase == "done":
+            self._end_bar()
+        self.out.flush()
+
+    def _line(self, text: str) -> None:
+        self._end_bar()
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def _end_bar(self) -> None:
+        if self.drawn:
+            self.out.write("\n")
+            self.drawn = False
+
+    def close(self) -> None:
+        self._end_bar()
+        self.out.flush()
+
+
+def _size(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit in ("B", "KB") else f"{size:.1f} {unit}"
+        size /= 1000
+    return ""
+
+
+def _ago(created: int) -> str:
+    minutes = max(0, int(time.time() - created)) // 60
+    if minutes < 60:
+        return f"{minutes} min ago"
+    return f"{minutes // 60} h ago" if minutes < 48 * 60 else f"{minutes // (24 * 60)} days ago"
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
 def images_tag_ecr(args: argparse.Namespace) -> int:
@@ -147,8 +248,16 @@ def main(argv: list[str] | None = None) -> int:
     p_images = sub.add_parser("images", help="container images")
     images_sub = p_images.add_subparsers(dest="images_command", required=True)
     p_build = images_sub.add_parser("build", help="build the local framework/algorithm images")
-    p_build.add_argument("names", nargs="*")
+    p_build.add_argument("names", nargs="*", help="images to build (default: every job image; "
+                         "'emulator' is the emulator's own image, for docker-compose.yml)")
+    p_build.add_argument("-v", "--verbose", action="store_true", help="print every line of build output")
     p_build.set_defaults(func=images_build)
+    p_list = images_sub.add_parser("list", help="the emulator's images in the local Docker engine")
+    p_list.set_defaults(func=images_list)
+    p_prune = images_sub.add_parser("prune", help="remove the emulator's images but the current ones "
+                                    "(old context hashes, build stages, untagged build leftovers)")
+    p_prune.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    p_prune.set_defaults(func=images_prune)
     p_tag = images_sub.add_parser("tag-ecr", help="tag the framework images with the ECR URIs the SageMaker SDK's "
                                                   "local mode asks for (instance_type='local', LocalPipelineSession)")
     p_tag.add_argument("--region", action="append", help="region of the URIs (repeatable; default the emulator's "
@@ -169,7 +278,9 @@ def main(argv: list[str] | None = None) -> int:
                                help="also AWS_ENDPOINT_URL_S3 at an address the SDK's local-mode containers reach")
         p_cmd.set_defaults(func=func)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The server logs what it does; the other commands print what matters themselves.
+    logging.basicConfig(level=logging.INFO if args.command == "serve" else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return args.func(args)
 
 

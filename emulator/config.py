@@ -15,6 +15,18 @@ def _flag(name: str, default: str) -> bool:
     return _env(name, default).lower() in ("1", "true", "yes")
 
 
+def _sources_dir() -> Path:
+    """The folder holding containers/ and algorithms/ (image build contexts, algorithm code): the
+    checkout this runs from, or the copy an installed package carries (setup.py bundles them as
+    emulator/bundled/)."""
+    package = Path(__file__).resolve().parent
+    checkout = package.parent
+    return checkout if (checkout / "containers" / "base").is_dir() else package / "bundled"
+
+
+SOURCES_DIR = _sources_dir()
+
+
 def default_data_dir() -> Path:
     return Path(_env("DATA_DIR", str(Path.home() / ".sagemaker-emulator")))
 

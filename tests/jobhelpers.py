@@ -4,6 +4,7 @@ reading their artifacts, and barriers a job script can wait on."""
 from __future__ import annotations
 
 import io
+import socket
 import tarfile
 import uuid
 
@@ -22,6 +23,13 @@ def ensure_byo_image() -> str:
     client = docker.from_env()
     client.images.get(tag).tag(BYO_IMAGE)
     return BYO_IMAGE
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (for a server whose port must be known up front)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def unique(prefix: str) -> str:

@@ -247,6 +247,19 @@ def set_secondary_status(services: Services, name: str, status: str, message: st
     update_job(services, TRAINING, name, change)
 
 
+def set_status_message(services: Services, kind: JobKind, name: str, message: str) -> None:
+    """Say what a training job's current SecondaryStatus is doing, e.g. "Building local image
+    sagemaker-emulator/xgboost (step 3/7)" while Downloading (what `logs_for_job` and the console show)."""
+    if kind is not TRAINING:
+        return  # a processing job's description has no status message
+
+    def change(body: dict) -> None:
+        transitions = body.get("SecondaryStatusTransitions")
+        if body["TrainingJobStatus"] == "InProgress" and transitions and "EndTime" not in transitions[-1]:
+            transitions[-1]["StatusMessage"] = message[:1024]
+    update_job(services, TRAINING, name, change)
+
+
 def mark_downloading(services: Services, kind: JobKind, name: str) -> None:
     """The job's image and data are being fetched (a training job's Downloading phase)."""
     if kind is TRAINING:

@@ -22,12 +22,13 @@ import json
 import logging
 import tarfile
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
+
+from emulator.config import SOURCES_DIR
 
 log = logging.getLogger(__name__)
 
-JUMPSTART_DIR = Path(__file__).resolve().parents[2] / "algorithms" / "jumpstart"
+JUMPSTART_DIR = SOURCES_DIR / "algorithms" / "jumpstart"
 COMMON_FILES = [JUMPSTART_DIR / "common" / "jumpstart_tabular.py"]
 MANIFEST_KEY = "models_manifest.json"
 # Regions whose specs carry image aliases (the SDK resolves image URIs per region).

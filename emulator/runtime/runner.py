@@ -125,7 +125,8 @@ class JobRun:
         """Stage every host and start its container; False when a Stop came first (nothing started)."""
         count = self.host_count
         jobs.mark_downloading(self.services, self.kind, self.name)
-        image = self.rt.resolve_image(self.image_uri, self.name)
+        image = self.rt.resolve_image(
+            self.image_uri, self.name, lambda message: jobs.set_status_message(self.services, self.kind, self.name, message))
         if stopping():
             return False
         shutil.rmtree(self.scratch, ignore_errors=True)

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from docker.errors import DockerException
@@ -78,9 +79,21 @@ class Runtime:
         return self.backend.find(labels)
 
     # --- images and the endpoint containers use --------------------------------------------------
-    def resolve_image(self, uri: str, job_name: str) -> str:
+    def resolve_image(self, uri: str, job_name: str, on_status: Callable[[str], None] | None = None) -> str:
+        """The local image for `uri`, built first if need be: the build's progress goes to the server log
+        and, one line per change ("Building local image sagemaker-emulator/xgboost (step 3/7)"), to
+        `on_status`. A job waiting for another's build of the same image hears the same."""
+        last = [""]
+
+        def progress(event: images.BuildEvent) -> None:
+            log.debug("[%s] %s", job_name, event)
+            if event.status != last[0]:
+                last[0] = event.status
+                log.info("[%s] %s", job_name, event.status)
+                if on_status is not None:
+                    on_status(event.status)
         try:
-            return images.image_for_uri(uri, client(), lambda line: log.info("[%s] %s", job_name, line))
+            return images.image_for_uri(uri, client(), progress)
         except images.ImageUnavailableError as exc:
             raise JobFailure(f"ClientError: {exc}") from exc
         except images.ImageBuildError as exc:

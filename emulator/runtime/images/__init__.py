@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import docker
 
-from emulator.runtime.images.builder import ImageBuildError, Progress, build_images, ensure_image
+from emulator.runtime.images.builder import ImageBuildError, build_images, ensure_image
 from emulator.runtime.images.catalogue import ImageUnavailableError, ResolvedImage, resolve_image_uri
+from emulator.runtime.images.progress import BuildEvent, Progress
 
-__all__ = ["ImageBuildError", "ImageUnavailableError", "ResolvedImage", "build_images", "ensure_image",
-           "image_for_uri", "resolve_image_uri"]
+__all__ = ["BuildEvent", "ImageBuildError", "ImageUnavailableError", "Progress", "ResolvedImage", "build_images",
+           "ensure_image", "image_for_uri", "resolve_image_uri"]
 
 
 def image_for_uri(uri: str, docker_client: docker.DockerClient, progress: Progress | None = None) -> str:

@@ -17,15 +17,19 @@ from pathlib import Path
 import docker
 from docker.errors import APIError, ImageNotFound
 
+from emulator.config import SOURCES_DIR
+
 log = logging.getLogger(__name__)
 
-CONTAINERS_DIR = Path(__file__).resolve().parents[3] / "containers"
-REPO_DIR = CONTAINERS_DIR.parent
+
+REPO_DIR = SOURCES_DIR   # the checkout, or an installed package's copy of containers/ and algorithms/
+CONTAINERS_DIR = REPO_DIR / "containers"
 REPOSITORY_PREFIX = "sagemaker-emulator"   # local images are <prefix>/<name>:<hash12>
 
 # name -> build context. "base" is special: built by bootstrap.sh, not by a Dockerfile.
 LOCAL_IMAGES: dict[str, Path] = {
     "base": CONTAINERS_DIR / "base",
+    "emulator": CONTAINERS_DIR / "emulator",  # the emulator itself, for docker-compose.yml (builder.EMULATOR)
     # scikit-learn 1.4.2 (framework version 1.4-2) and 1.2.2 (1.2-1): one context, two images.
     "sklearn": CONTAINERS_DIR / "sklearn",
     "sklearn-1.2": CONTAINERS_DIR / "sklearn",
