@@ -23,7 +23,7 @@ class Services:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         # The modules owning tables register their schemas when imported, before the DB opens.
-        from emulator.core import logstore, records
+        from emulator.core import async_inference, invocation_stats, logstore, records  # noqa: F401 - their tables
         from emulator.core.objectstore import ObjectStore
 
         self.db = Database(settings.db_path)
@@ -38,6 +38,9 @@ class Services:
         self.shutdown_hooks: list[Callable[[], None]] = []
         # Run after a reset wiped everything (e.g. re-seeding built-in data).
         self.after_reset_hooks: list[Callable[[], None]] = []
+        # The serving data path (emulator.runtime.serving.plane.DataPlane), set by the runtime when it
+        # starts; opaque here. sagemaker-runtime calls go to it.
+        self.serving = None
 
     @property
     def account_id(self) -> str:
