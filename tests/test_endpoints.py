@@ -245,6 +245,22 @@ def test_model_errors_are_model_error_424_as_aws_words_them(rt, echo_endpoint):
     assert variant.response["Error"]["Code"] == "ValidationError"
 
 
+def test_runtime_calls_pass_the_servers_guards(emu, echo_endpoint):
+    """The data path skips the web framework, not the access guard or the signature check."""
+    url = f"{emu.endpoint}/endpoints/echo-ep/invocations"
+    unsigned = requests.post(url, data=b"{}", timeout=10)
+    assert unsigned.status_code in (400, 403) and "echo" not in unsigned.text
+    signed = {"X-Amz-Date": "20260101T000000Z", "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/"
+              "us-east-1/sagemaker/aws4_request, SignedHeaders=host;x-amz-date, Signature=" + "0" * 64}
+    assert requests.post(url, data=b"{}", headers=signed, timeout=10).status_code == 200
+    foreign = requests.post(url, data=b"{}", headers={**signed, "Origin": "https://evil.example"}, timeout=10)
+    assert foreign.status_code == 403
+    rebound = requests.post(url, data=b"{}", headers={**signed, "Host": "attacker.example"}, timeout=10)
+    assert rebound.status_code == 403
+    huge = requests.post(url, data=b"x" * (6291456 + 1), headers=signed, timeout=30)
+    assert huge.status_code == 400 and huge.headers["x-amzn-errortype"] == "ValidationError"
+
+
 def test_response_stream_is_an_aws_event_stream(rt, echo_endpoint):
     response = rt.invoke_endpoint_with_response_stream(EndpointName="echo-ep", Body=b"x",
                                                        CustomAttributes="stream=3", Accept="text/plain")
