@@ -21,7 +21,6 @@ import re
 from typing import Any
 
 CSV_TYPES = ("text/csv",)
-JSON_TYPES = ("application/json", "application/jsonlines", "application/x-jsonlines", "application/json-lines")
 
 
 class FilterError(ValueError):
@@ -34,10 +33,6 @@ def base_type(content_type: str | None) -> str:
 
 def is_csv(content_type: str | None) -> bool:
     return base_type(content_type) in CSV_TYPES
-
-
-def is_json(content_type: str | None) -> bool:
-    return base_type(content_type) in JSON_TYPES
 
 
 # --- JSONPath subset ------------------------------------------------------------------------------------
