@@ -117,6 +117,14 @@ class Settings:
     max_instances: int = field(default_factory=lambda: int(_env("MAX_INSTANCES", "32")))
     # Seconds a client may take to send a request's headers, or stay silent while sending a body.
     client_timeout: float = field(default_factory=lambda: float(_env("CLIENT_TIMEOUT", "60")))
+    # How long InvokeEndpoint waits for a container's answer (AWS: 60 s, then a ModelError).
+    invocation_timeout_seconds: float = field(default_factory=lambda: float(_env("INVOCATION_TIMEOUT", "60")))
+    # Captured endpoint data is written to S3 at least this often (and on delete and shutdown).
+    capture_flush_seconds: float = field(default_factory=lambda: float(_env("CAPTURE_FLUSH_SECONDS", "2")))
+    # A serverless variant's container stops after this long without an invocation.
+    serverless_idle_seconds: float = field(default_factory=lambda: float(_env("SERVERLESS_IDLE_SECONDS", "300")))
+    # How long an invocation of a cold serverless variant waits before ModelNotReadyException.
+    serverless_wait_seconds: float = field(default_factory=lambda: float(_env("SERVERLESS_WAIT_SECONDS", "30")))
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()

@@ -17,8 +17,8 @@ from starlette.concurrency import run_in_threadpool
 from emulator import __version__, api
 from emulator.access import AccessGuard
 from emulator.aws import protocols
-from emulator.aws.errors import RequestTooLarge
-from emulator.aws.routing import classify
+from emulator.aws.errors import AwsError, RequestTooLarge
+from emulator.aws.routing import RUNTIME_PATH, classify
 from emulator.aws.signing import SignedRequest
 from emulator.config import Settings
 from emulator.core.services import Services
@@ -33,6 +33,8 @@ ALL_METHODS = ["GET", "PUT", "POST", "DELETE", "HEAD", "PATCH", "OPTIONS"]
 # Bodies of the model-driven APIs are read into memory: at most this much. The largest member any
 # of them takes is 6 MiB (InvokeEndpoint's Body); S3 streams its bodies and has its own limits.
 MAX_API_BODY_BYTES = 10 * 1024 * 1024
+# The largest InvokeEndpoint body (botocore's model); a bigger one is refused before it is read.
+MAX_INVOCATION_BYTES = 6291456
 
 
 def docker_available() -> bool:
@@ -46,7 +48,7 @@ def docker_available() -> bool:
         return False
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> AccessGuard:
     settings = settings or Settings()
     api.load_all()
 
@@ -56,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.services = services
         seed_builtin_data(services)
         app.state.controllers = start_runtime(services)
+        if services.serving is not None:
+            services.serving.attach(asyncio.get_running_loop())
         try:
             yield
         finally:
@@ -99,8 +103,70 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # A plain Starlette route: every request is ours to route, and FastAPI's per-request parameter
     # analysis would only add latency to a catch-all.
     app.router.add_route("/{path:path}", dispatch, methods=ALL_METHODS)
-    app.add_middleware(AccessGuard, settings=settings)
-    return app
+    # The access guard (Host, Origin, CSRF) sees every request, the fast path's too.
+    return AccessGuard(RuntimeFastPath(app, settings), settings=settings)
+
+
+class RuntimeFastPath:
+    """sagemaker-runtime (InvokeEndpoint's data path) straight from the ASGI server to the protocol layer, on the
+    event loop: routed as `classify` routes it, but without the framework's request, routing and response
+    objects and middleware, which cost about as much CPU per call as the rest of the path. Everything else
+    goes to the FastAPI app."""
+
+    def __init__(self, app: FastAPI, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not RUNTIME_PATH.match(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+        route = classify("POST", scope["path"], headers, query)
+        if route.service != "sagemaker-runtime":
+            await self.app(scope, receive, send)
+            return
+        services: Services = self.app.state.services
+        region = route.region or self.settings.region
+        body = await _read_body(receive, headers)
+        if body is None:
+            wire = protocols.error_wire(services, "sagemaker-runtime", AwsError(
+                "1 validation error detected: Value at 'body' failed to satisfy constraint: Member must have length "
+                f"less than or equal to {MAX_INVOCATION_BYTES}", code="ValidationError"), region, headers)
+            # The rest of the body was never read: the connection cannot carry another request.
+            wire.headers["Connection"] = "close"
+        else:
+            wire = await protocols.dispatch_rest_json_async(services, "sagemaker-runtime", "POST", scope["path"],
+                                                            query, headers, body, region,
+                                                            SignedRequest.from_scope(scope, body))
+        raw = [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in wire.headers.items()]
+        if isinstance(wire.body, bytes):
+            raw.append((b"content-length", str(len(wire.body)).encode()))
+            await send({"type": "http.response.start", "status": wire.status, "headers": raw})
+            await send({"type": "http.response.body", "body": wire.body})
+            return
+        await send({"type": "http.response.start", "status": wire.status, "headers": raw})
+        async for chunk in wire.body:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def _read_body(receive, headers: dict[str, str]) -> bytes | None:
+    """The request body, or None when it is larger than an invocation may be (refused before it is all read)."""
+    length = headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_INVOCATION_BYTES:
+        return None
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_INVOCATION_BYTES:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -164,15 +230,18 @@ def seed_builtin_data(services: Services) -> None:
 
 
 def start_runtime(services: Services) -> ControllerManager:
-    """Start the controllers -- jobs (unless switched off), tuning jobs, pipeline executions -- which
-    live outside core on purpose; their start-up resync picks up whatever a previous run left."""
+    """Start the controllers -- jobs and endpoints (unless switched off), tuning jobs, pipeline
+    executions -- which live outside core on purpose; their start-up resync picks up whatever a
+    previous run left."""
     from emulator.pipelines.executor import ExecutionController
     from emulator.runtime.controllers.manager import ControllerManager
     from emulator.runtime.controllers.tuning import TuningController
     manager = ControllerManager(services, resync_seconds=services.settings.resync_seconds)
     if services.settings.run_jobs:
+        from emulator.runtime.controllers.endpoints import EndpointController
         from emulator.runtime.controllers.jobs import JobController
-        manager.add(JobController(services))
+        jobs = manager.add(JobController(services))
+        manager.add(EndpointController(services, jobs.runtime))
     manager.add(TuningController(services))
     manager.add(ExecutionController(services))
     manager.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from algorithms.common.environment import ML_ROOT, TrainingEnv
@@ -54,6 +55,12 @@ def train() -> int:
 
 
 def serve() -> int:
+    if os.environ.get("SAGEMAKER_PROGRAM"):
+        # Script mode: the user's inference script on the framework server, with XGBoost's defaults.
+        os.environ.setdefault("SAGEMAKER_DEFAULT_HANDLERS", "algorithms.xgboost.script_serving")
+        from sagemaker_framework_container import serving as framework
+        framework.main()
+        return 0
     skip_unused_imports()
     setup_logging()
     from algorithms.xgboost import serve as server

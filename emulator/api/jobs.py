@@ -1,4 +1,4 @@
-"""Processing and training job operations (thin: behaviour lives in emulator.core.jobs)."""
+"""Processing, training and transform job operations (thin: behaviour lives in emulator.core.jobs)."""
 
 from __future__ import annotations
 
@@ -49,4 +49,27 @@ def list_processing_jobs(ctx: RequestContext, req: dict) -> dict:
 @handler("sagemaker", "StopProcessingJob")
 def stop_processing_job(ctx: RequestContext, req: dict) -> dict:
     jobs.request_stop(ctx.services, jobs.PROCESSING, req["ProcessingJobName"])
+    return {}
+
+
+@handler("sagemaker", "CreateTransformJob")
+def create_transform_job(ctx: RequestContext, req: dict) -> dict:
+    job = jobs.create_transform_job(ctx.services, ctx.region, req)
+    return {"TransformJobArn": job["TransformJobArn"]}
+
+
+@handler("sagemaker", "DescribeTransformJob")
+def describe_transform_job(ctx: RequestContext, req: dict) -> dict:
+    return jobs.describe_job(ctx.services, jobs.TRANSFORM, req["TransformJobName"])
+
+
+@handler("sagemaker", "ListTransformJobs")
+def list_transform_jobs(ctx: RequestContext, req: dict) -> dict:
+    summaries, token = jobs.list_jobs(ctx.services, jobs.TRANSFORM, req)
+    return {"TransformJobSummaries": summaries, "NextToken": token}
+
+
+@handler("sagemaker", "StopTransformJob")
+def stop_transform_job(ctx: RequestContext, req: dict) -> dict:
+    jobs.request_stop(ctx.services, jobs.TRANSFORM, req["TransformJobName"])
     return {}

@@ -5,9 +5,12 @@ the operation's shapes. S3 (REST-XML, streaming) has its own module in emulator/
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import logging
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -29,16 +32,26 @@ log = logging.getLogger(__name__)
 @dataclass
 class WireResponse:
     status: int
-    body: bytes
+    body: bytes | AsyncIterator[bytes]   # an iterator for event-stream responses
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def _call(ctx: RequestContext, op: OperationModel, params: dict[str, Any]) -> dict[str, Any]:
+# sagemaker-runtime names its client error ValidationError (not ValidationException) and says so in every
+# response (inference_and_monitoring.md §6.1).
+_SERVICE_CODES = {"sagemaker-runtime": {"ValidationException": "ValidationError"}}
+
+
+def _handler_for(ctx: RequestContext, op: OperationModel, params: dict[str, Any]):
     validate_input(op.input_shape, params)
     fn = lookup(ctx.service, op.name)
     if fn is None:
         raise NotImplementedOperation(
             f"The operation {op.name} of {ctx.service} is not supported by the SageMaker Emulator yet.")
+    return fn
+
+
+def _call(ctx: RequestContext, op: OperationModel, params: dict[str, Any]) -> dict[str, Any]:
+    fn = _handler_for(ctx, op, params)
     try:
         return fn(ctx, params) or {}
     except KeyError as exc:
@@ -143,7 +156,8 @@ def _rest_routes(service: str) -> list[tuple[str, re.Pattern, OperationModel]]:
     for name in model.operation_names:
         op = model.operation_model(name)
         uri = op.http["requestUri"].split("?")[0]
-        pattern = re.sub(r"\\\{(\w+)\\\+?\\\}", r"(?P<\1>[^/]+)", re.escape(uri))
+        # re.escape turns {EndpointName} into \{EndpointName\} (and a greedy {Key+} into \{Key\+\}).
+        pattern = re.sub(r"\\\{(\w+)(?:\\\+)?\\\}", r"(?P<\1>[^/]+)", re.escape(uri))
         routes.append((op.http["method"], re.compile(f"^{pattern}$"), op))
     return routes
 
@@ -156,20 +170,46 @@ def find_rest_operation(service: str, method: str, path: str) -> tuple[Operation
     return None
 
 
+def _rest_request(ctx: RequestContext, method: str, path: str, query: dict[str, str], headers: dict[str, str],
+                  body: bytes) -> tuple[OperationModel, dict[str, Any]]:
+    found = find_rest_operation(ctx.service, method, path)
+    if found is None:
+        raise UnknownOperationException(f"No {ctx.service} operation for {method} {path}")
+    op, labels = found
+    ctx.operation = op.name
+    return op, _parse_rest_input(op.input_shape, labels, query, headers, body)
+
+
 def dispatch_rest_json(services: Any, service: str, method: str, path: str, query: dict[str, str],
                        headers: dict[str, str], body: bytes, region: str,
                        auth: SignedRequest | None = None) -> WireResponse:
     ctx = RequestContext(services, service, "", region, headers=headers)
     try:
         _authenticate(services, None, auth, "json")
-        found = find_rest_operation(service, method, path)
-        if found is None:
-            raise UnknownOperationException(f"No {service} operation for {method} {path}")
-        op, labels = found
-        ctx.operation = op.name
-        params = _parse_rest_input(op.input_shape, labels, query, headers, body)
+        op, params = _rest_request(ctx, method, path, query, headers, body)
         result = _call(ctx, op, params)
-        return _rest_output(ctx, op.output_shape, result)
+        return _rest_output(ctx, op.output_shape, result, op.http.get("responseCode", 200))
+    except AwsError as err:
+        return _rest_error(ctx, err)
+    except Exception as exc:  # noqa: BLE001
+        return _rest_error(ctx, _internal(exc))
+
+
+async def dispatch_rest_json_async(services: Any, service: str, method: str, path: str, query: dict[str, str],
+                                   headers: dict[str, str], body: bytes, region: str,
+                                   auth: SignedRequest | None = None) -> WireResponse:
+    """REST-JSON on the event loop: a handler that is a coroutine function runs here, with no thread hop
+    (the sagemaker-runtime data path); any other runs in a worker thread."""
+    ctx = RequestContext(services, service, "", region, headers=headers)
+    try:
+        _authenticate(services, None, auth, "json")
+        op, params = _rest_request(ctx, method, path, query, headers, body)
+        fn = _handler_for(ctx, op, params)
+        if inspect.iscoroutinefunction(fn):
+            result = await fn(ctx, params) or {}
+        else:
+            result = await asyncio.to_thread(fn, ctx, params) or {}
+        return _rest_output(ctx, op.output_shape, result, op.http.get("responseCode", 200))
     except AwsError as err:
         return _rest_error(ctx, err)
     except Exception as exc:  # noqa: BLE001
@@ -233,9 +273,8 @@ def _scalar(shape: Shape, text: str) -> Any:
     return text
 
 
-def _rest_output(ctx: RequestContext, shape: Shape | None, result: dict[str, Any]) -> WireResponse:
+def _rest_output(ctx: RequestContext, shape: Shape | None, result: dict[str, Any], status: int = 200) -> WireResponse:
     headers = {"x-amzn-RequestId": ctx.request_id}
-    status = 200
     if shape is None:
         return WireResponse(status, b"", headers)
     payload_name = shape.serialization.get("payload")
@@ -258,6 +297,9 @@ def _rest_output(ctx: RequestContext, shape: Shape | None, result: dict[str, Any
     if payload_name:
         member = shape.members[payload_name]
         value = result.get(payload_name)
+        if member.type_name == "structure" and member.serialization.get("eventstream"):
+            headers["Content-Type"] = "application/vnd.amazon.eventstream"
+            return WireResponse(status, value, headers)
         if member.type_name == "blob":
             body = value if isinstance(value, bytes) else (value or "").encode()
         else:
@@ -269,7 +311,8 @@ def _rest_output(ctx: RequestContext, shape: Shape | None, result: dict[str, Any
 
 
 def _rest_error(ctx: RequestContext, err: AwsError) -> WireResponse:
-    headers = {"x-amzn-RequestId": ctx.request_id, "X-Amzn-ErrorType": err.code,
+    code = _SERVICE_CODES.get(ctx.service, {}).get(err.code, err.code)
+    headers = {"x-amzn-RequestId": ctx.request_id, "X-Amzn-ErrorType": code,
                "Content-Type": "application/json"} | err.headers
     body = {"message": err.message, "Message": err.message, **err.extra}
     return WireResponse(err.status, json.dumps(body).encode(), headers)

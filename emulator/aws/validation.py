@@ -65,12 +65,18 @@ def _show(value: Any) -> str:
     return f"'{_clip(value)}'"
 
 
+# Stands for the value of a member the model marks `sensitive` (an InvokeEndpoint body, a secret): AWS
+# names where the violation is but never echoes the value.
+_SENSITIVE = object()
+
+
 class _Collector:
     def __init__(self) -> None:
         self.errors: list[str] = []
 
     def add(self, value: Any, path: str, constraint: str) -> None:
-        self.errors.append(f"Value {_show(value)} at '{path}' failed to satisfy constraint: {constraint}")
+        shown = "Value" if value is _SENSITIVE else f"Value {_show(value)}"
+        self.errors.append(f"{shown} at '{path}' failed to satisfy constraint: {constraint}")
 
 
 def validate_input(shape: Shape | None, params: dict[str, Any]) -> None:
@@ -130,17 +136,18 @@ def _check(shape: Shape, value: Any, path: str, out: _Collector) -> None:
     elif kind == "string":
         if not isinstance(value, str):
             raise SerializationException(f"Expected a string at '{path}', got {type(value).__name__}")
-        _check_size(shape, value, len(value), path, out)
+        shown = _SENSITIVE if shape.metadata.get("sensitive") else value
+        _check_size(shape, shown, len(value), path, out)
         enum = shape.enum
         if enum and value not in enum:
-            out.add(value, path, "Member must satisfy enum value set: [" + ", ".join(enum) + "]")
+            out.add(shown, path, "Member must satisfy enum value set: [" + ", ".join(enum) + "]")
         pattern = shape.metadata.get("pattern")
         if pattern and shape.name == "S3Uri" and value.startswith("file://"):
             pattern = None  # emulator extension: local folders as job inputs, as SDK local mode allows
         if pattern:
             compiled = _compile(pattern)
             if compiled is not None and compiled.fullmatch(value) is None:
-                out.add(value, path, f"Member must satisfy regular expression pattern: {pattern}")
+                out.add(shown, path, f"Member must satisfy regular expression pattern: {pattern}")
     elif kind in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
@@ -172,7 +179,7 @@ def _check(shape: Shape, value: Any, path: str, out: _Collector) -> None:
     elif kind == "blob":
         if not isinstance(value, (str, bytes)):
             raise SerializationException(f"Expected a blob at '{path}'")
-        _check_size(shape, value, len(value), path, out)
+        _check_size(shape, _SENSITIVE if shape.metadata.get("sensitive") else value, len(value), path, out)
 
 
 def _check_size(shape: Shape, value: Any, size: int, path: str, out: _Collector) -> None:

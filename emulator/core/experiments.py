@@ -38,6 +38,7 @@ JOB_SOURCES = {
     "TrainingJob": ("aws-training-job", "SageMakerTrainingJob", "TrainingJobName", "TrainingJobArn"),
     "ProcessingJob": ("aws-processing-job", "SageMakerProcessingJob", "ProcessingJobName",
                       "ProcessingJobArn"),
+    "TransformJob": ("aws-transform-job", "SageMakerTransformJob", "TransformJobName", "TransformJobArn"),
 }
 
 
@@ -303,6 +304,16 @@ def _job_parameters_and_artifacts(job_kind: str, job: dict[str, Any]) -> tuple[d
                 media = {"MediaType": channel["ContentType"]} if channel.get("ContentType") else {}
                 inputs[channel["ChannelName"]] = {"Value": uri, **media}
         outputs = {}
+    elif job_kind == "TransformJob":
+        # A transform job's component lists the model and its input as inputs, the output path as output.
+        params = {}
+        resources = job.get("TransformResources") or {}
+        model = job.get("_model") or {}
+        image = (model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]).get("Image")
+        source = job["TransformInput"]["DataSource"]["S3DataSource"]
+        media = {"MediaType": job["TransformInput"]["ContentType"]} if job["TransformInput"].get("ContentType") else {}
+        inputs = {"SageMaker.ModelName": {"Value": job["ModelName"]}, "input": {"Value": source["S3Uri"], **media}}
+        outputs = {"output": {"Value": job["TransformOutput"]["S3OutputPath"]}}
     else:
         params = {}
         resources = (job.get("ProcessingResources") or {}).get("ClusterConfig") or {}
@@ -373,7 +384,7 @@ def on_job_finished(services: Services, region: str, job_kind: str, job: dict[st
         on_job_created(services, region, job_kind, job)
         if find(services, COMPONENT, name, region) is None:
             return
-    prefix = "Training" if job_kind == "TrainingJob" else "Processing"
+    prefix = job_kind.removesuffix("Job")
     state = job.get(f"{prefix}JobStatus")
     ended = job.get(f"{prefix}EndTime") or (job.get("LastModifiedTime") if state in _ENDED else None)
     # A failed job's Describe still names its artifact location, but it produced no model.

@@ -1,4 +1,4 @@
-"""Training and processing job records and their state machine.
+"""Training, processing and transform job records and their state machine.
 
 Create* only records the desired job (status InProgress); the write wakes the job controller
 (emulator.runtime.controllers.jobs). Every later transition goes through the writers below, so there
@@ -6,6 +6,10 @@ is one place where statuses, secondary statuses, times and messages are set, and
 
   InProgress -> Completed | Failed | Stopping -> Stopped
   SecondaryStatus: Starting -> Downloading -> Training -> Uploading -> Completed (training only)
+
+A transform job runs the model's serving containers and feeds them its input (the job controller
+carries that out with the transform contract); its record keeps a snapshot of the model (`_model`),
+which may be deleted while the job runs.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ class JobKind:
     log_group: str
     summary_keys: tuple[str, ...]
     end_field: str
+    start_field: str       # set when the job's containers were started (TrainingStartTime, ...)
 
     @property
     def name_field(self) -> str:
@@ -59,18 +64,22 @@ class JobKind:
 
     @property
     def noun(self) -> str:
-        return "training job" if self.kind == "TrainingJob" else "processing job"
+        return self.kind.removesuffix("Job").lower() + " job"
 
 
 TRAINING = JobKind("TrainingJob", "TrainingJob", "/aws/sagemaker/TrainingJobs",
                    ("TrainingJobName", "TrainingJobArn", "CreationTime", "TrainingEndTime", "LastModifiedTime",
                     "TrainingJobStatus", "SecondaryStatus", "WarmPoolStatus"),
-                   "TrainingEndTime")
+                   "TrainingEndTime", "TrainingStartTime")
 PROCESSING = JobKind("ProcessingJob", "ProcessingJob", "/aws/sagemaker/ProcessingJobs",
                      ("ProcessingJobName", "ProcessingJobArn", "CreationTime", "ProcessingEndTime",
                       "LastModifiedTime", "ProcessingJobStatus", "FailureReason", "ExitMessage"),
-                     "ProcessingEndTime")
-KINDS = {k.kind: k for k in (TRAINING, PROCESSING)}
+                     "ProcessingEndTime", "ProcessingStartTime")
+TRANSFORM = JobKind("TransformJob", "TransformJob", "/aws/sagemaker/TransformJobs",
+                    ("TransformJobName", "TransformJobArn", "CreationTime", "TransformEndTime", "LastModifiedTime",
+                     "TransformJobStatus", "FailureReason"),
+                    "TransformEndTime", "TransformStartTime")
+KINDS = {k.kind: k for k in (TRAINING, PROCESSING, TRANSFORM)}
 
 
 def _now() -> float:
@@ -169,7 +178,7 @@ def check_instance_quota(services: Services, kind: JobKind, resources: dict[str,
     limit = services.settings.max_instances
     in_use = sum(_instances(k, job) for k, job in active_jobs(services))
     if in_use + count > limit:
-        usage = "training job usage" if kind is TRAINING else "processing job usage"
+        usage = f"{kind.noun} usage"
         raise ResourceLimitExceeded(
             f"The account-level service limit '{resources.get('InstanceType', 'instance')} for {usage}' is {limit} "
             f"Instances, with current utilization of {in_use} Instances and a request delta of {count} Instances. "
@@ -178,9 +187,51 @@ def check_instance_quota(services: Services, kind: JobKind, resources: dict[str,
 
 
 def _instances(kind: JobKind, job: dict[str, Any]) -> int:
-    resources = job.get("ResourceConfig") if kind is TRAINING else job.get("ProcessingResources", {}).get(
-        "ClusterConfig")
+    if kind is TRAINING:
+        resources = job.get("ResourceConfig")
+    elif kind is TRANSFORM:
+        resources = job.get("TransformResources")
+    else:
+        resources = job.get("ProcessingResources", {}).get("ClusterConfig")
     return int((resources or {}).get("InstanceCount", 1) or 0)
+
+
+def create_transform_job(services: Services, region: str, req: dict[str, Any]) -> dict[str, Any]:
+    """CreateTransformJob: the request with AWS's defaults filled in, and the model's containers
+    (`_model`) as they are now."""
+    from emulator.core import models
+    name = req["TransformJobName"]
+    arn = arns.sagemaker_arn("TransformJob", name, region, services.account_id)
+    model = models.get_model(services, region, req["ModelName"])
+    body = copy.deepcopy({k: v for k, v in req.items() if k != "Tags"})
+    transform_input = body["TransformInput"]
+    transform_input.setdefault("CompressionType", "None")
+    transform_input.setdefault("SplitType", "None")
+    s3 = transform_input["DataSource"]["S3DataSource"]
+    if not s3["S3Uri"].startswith("s3://"):
+        raise ValidationException(f"Invalid S3Uri {s3['S3Uri']}: it must start with s3://.")
+    if body.get("BatchStrategy") and transform_input["SplitType"] == "None" \
+            and body["BatchStrategy"] == "MultiRecord":
+        # DG (batch-transform.md): "To use MultiRecord, SplitType must be set" - AWS refuses the pair.
+        raise ValidationException("BatchStrategy MultiRecord requires a SplitType other than None.")
+    payload, concurrent = body.get("MaxPayloadInMB"), body.get("MaxConcurrentTransforms")
+    if payload and concurrent and payload * concurrent > 100:
+        # API reference: "the value of (MaxConcurrentTransforms * MaxPayloadInMB) must not exceed 100 MB".
+        raise ValidationException(f"MaxConcurrentTransforms ({concurrent}) * MaxPayloadInMB ({payload}) must not "
+                                  "exceed 100 MB.")
+    if len(body.get("Environment") or {}) > 16:
+        raise ValidationException("Environment can contain at most 16 entries.")
+    check_instance_quota(services, TRANSFORM, body["TransformResources"])
+    body["TransformOutput"].setdefault("AssembleWith", "None")
+    body.setdefault("DataProcessing", {"InputFilter": "$", "OutputFilter": "$", "JoinSource": "None"})
+    now = _now()
+    body.update({"TransformJobArn": arn, "TransformJobStatus": "InProgress", "CreationTime": now,
+                 "LastModifiedTime": now, "ModelClientConfig": {"InvocationsTimeoutInSeconds": 600,
+                                                                "InvocationsMaxRetries": 3,
+                                                                **(body.get("ModelClientConfig") or {})},
+                 "_model": {k: model[k] for k in models.CONTAINER_FIELDS if k in model}})
+    _insert(services, TRANSFORM, name, arn, body, req.get("Tags"))
+    return body
 
 
 def _insert(services: Services, kind: JobKind, name: str, arn: str, body: dict, tags: list | None) -> None:
@@ -271,7 +322,7 @@ def mark_started(services: Services, kind: JobKind, name: str) -> None:
     if kind is TRAINING:
         set_secondary_status(services, name, "Training")
     else:
-        update_job(services, kind, name, lambda b: b.setdefault("ProcessingStartTime", _now()))
+        update_job(services, kind, name, lambda b: b.setdefault(kind.start_field, _now()))
 
 
 def mark_uploading(services: Services, kind: JobKind, name: str) -> None:
@@ -282,7 +333,7 @@ def mark_uploading(services: Services, kind: JobKind, name: str) -> None:
 
 def started(kind: JobKind, body: dict[str, Any]) -> bool:
     """Whether the job's containers were started (mark_started was recorded)."""
-    return "TrainingStartTime" in body if kind is TRAINING else "ProcessingStartTime" in body
+    return kind.start_field in body
 
 
 def request_stop(services: Services, kind: JobKind, name: str) -> dict[str, Any]:
@@ -349,7 +400,7 @@ def finish_job(services: Services, kind: JobKind, name: str, status: str, *,
             # DescribeTrainingJobResponse requires both, and the SDK reads them (HyperparameterTuner
             # reads estimator.model_data of the estimator's last job, whatever its status).
         else:
-            body.setdefault("ProcessingStartTime", body["CreationTime"])
+            body.setdefault(kind.start_field, body["CreationTime"])
     job = update_job(services, kind, name, change)
     if job is not None:
         try:

@@ -14,6 +14,10 @@ from emulator.core.services import Services
 MODEL = "Model"
 STORED = ("ModelName", "PrimaryContainer", "Containers", "InferenceExecutionConfig", "ExecutionRoleArn",
           "VpcConfig")
+# What a deployment (an endpoint, a transform job) copies from a model when it is created: AWS lets the
+# model be deleted afterwards, and what runs does not change.
+CONTAINER_FIELDS = ("ModelName", "ModelArn", "PrimaryContainer", "Containers", "InferenceExecutionConfig",
+                    "EnableNetworkIsolation")
 
 
 def model_arn(services: Services, region: str, name: str) -> str:

@@ -23,7 +23,7 @@ class Services:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         # The modules owning tables register their schemas when imported, before the DB opens.
-        from emulator.core import logstore, records
+        from emulator.core import async_inference, invocation_stats, logstore, records  # noqa: F401 - their tables
         from emulator.core.objectstore import ObjectStore
 
         self.db = Database(settings.db_path)
@@ -41,6 +41,9 @@ class Services:
         # Why an image URI cannot run here (None: it can), answered by the job runtime, which knows
         # the images: a Create* request naming such an image (a tuning job's) is refused at once.
         self.image_checks: list[Callable[[str], str | None]] = []
+        # The serving data path (emulator.runtime.serving.plane.DataPlane), set by the runtime when it
+        # starts; opaque here. sagemaker-runtime calls go to it.
+        self.serving = None
 
     @property
     def account_id(self) -> str:

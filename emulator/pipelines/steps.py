@@ -387,7 +387,7 @@ STEP_TYPES: dict[str, StepType] = {
     "Model": Immediate(_model),
     "CreateModel": Immediate(_model),
     "RegisterModel": Immediate(_register_model),
-    "Transform": Immediate(_not_yet("Transform (batch transform)")),
+    "Transform": JobStep(jobs.TRANSFORM, "CreateTransformJob", jobs.create_transform_job),
     "Lambda": Immediate(_not_yet("Lambda")),
     "EMR": Immediate(_not_yet("EMR")),
     "ClarifyCheck": Immediate(_not_yet("ClarifyCheck")),

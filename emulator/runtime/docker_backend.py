@@ -156,6 +156,24 @@ class DockerBackend:
                                       started=state.get("Status") != "created"))
         return out
 
+    def address(self, container_id: str) -> str | None:
+        """The container's IPv4 address on its (first) network: how the emulator reaches a serving
+        container (a published port would add docker-proxy's copy to every call)."""
+        try:
+            networks = client().api.inspect_container(container_id)["NetworkSettings"]["Networks"] or {}
+        except (NotFound, APIError, KeyError):
+            return None
+        for settings in networks.values():
+            if settings.get("IPAddress"):
+                return settings["IPAddress"]
+        return None
+
+    def image_id(self, reference: str) -> str | None:
+        try:
+            return client().images.get(reference).id
+        except (NotFound, APIError):
+            return None
+
     def find_networks(self, labels: dict[str, str]) -> list[str]:
         filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
         return [n.name for n in client().networks.list(filters=filters)]

@@ -1,4 +1,4 @@
-"""One training or processing job's containers: staged, started, watched, collected.
+"""One training, processing or transform job's containers: staged, started, watched, collected.
 
 A JobRun carries out its kind's container contract (emulator.runtime.contracts): it stages every
 host's /opt/ml from the contract's plan and starts one container per host (`launch`), or, after an
@@ -6,6 +6,10 @@ emulator restart, adopts the containers it finds by label (`adopt`). The job con
 `observe` on each sync -- it never blocks: it stops hosts, escalates to SIGKILL after the grace
 period, uploads continuous outputs, and says when to look again -- and `complete` once every
 container has exited. Every status change goes through emulator.core.jobs.
+
+A kind whose containers serve (batch transform) is driven once they are up (`batch`, a
+emulator.runtime.batch.driver.TransformRun started by `launch` or, after a restart, `adopt`); when the
+driving ends its containers are stopped, and the driver's result is the job's outcome.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from typing import Any
 from emulator.core import arns, experiments, jobs
 from emulator.runtime import staging
 from emulator.runtime.backend import ContainerSpec, ContainerState, Mount
+from emulator.runtime.batch.driver import Host as DriverHost
+from emulator.runtime.contracts import serving
 from emulator.runtime.contracts.plan import OPT_ML, HostPlan, Input, Upload
 from emulator.runtime.images.catalogue import version_note
 from emulator.runtime.instance_types import limits_for
@@ -102,6 +108,7 @@ class JobRun:
         self.launched = False             # by this run (not adopted)
         self.first_failed: Host | None = None
         self.next_upload = 0.0
+        self.batch = None                 # a serving kind's driving (TransformRun)
         self.scratch = self.services.settings.jobs_dir / contract.SCRATCH / self.name
         self.image_uri = contract.image_uri(job)
         defs = contract.metric_definitions(job)
@@ -155,7 +162,9 @@ class JobRun:
                 image=image, hostname=host.name, environment=environment,
                 labels={**self.rt.job_labels(self.kind.kind, self.name), f"{LABEL}.host": host.name,
                         f"{LABEL}.stream": host.stream},
-                mounts=host.mounts, network=self._network(), network_disabled=self.isolated and count == 1,
+                mounts=host.mounts, network=self._network(),
+                # A serving container is reached over the network even when isolated (from S3 and the rest).
+                network_disabled=self.isolated and count == 1 and not self.serves,
                 cpus=limits.vcpus, memory_bytes=limits.memory_bytes, aliases=[host.name] if self.network else [],
                 entrypoint=entrypoint, command=command)
             self.rt.backend.remove(spec.name)  # a leftover from a crashed earlier run of this name
@@ -165,7 +174,20 @@ class JobRun:
                 self.rt.logs.line(self.kind.log_group, host.stream, time.time(), note)
         self.launched = True
         jobs.mark_started(self.services, self.kind, self.name)
+        self._drive()
         return True
+
+    @property
+    def serves(self) -> bool:
+        return getattr(self.contract, "serves", False)
+
+    def _drive(self) -> None:
+        """A serving kind's containers are up: start feeding them (from the start, after a restart too)."""
+        if not self.serves:
+            return
+        hosts = [DriverHost(h.name, (self.rt.backend.address(h.container_id) or "127.0.0.1", serving.PORT),
+                            h.stream or f"{self.name}/{h.name}") for h in self.hosts]
+        self.batch = self.rt.transforms.start(self.job, hosts, self.wake)
 
     def adopt(self, containers: list[ContainerState]) -> None:
         """After a restart: take over the containers found by label, and follow their output from the
@@ -179,6 +201,7 @@ class JobRun:
             self._follow(host, since=rescan(self.services, self.kind.log_group, host.stream, self.metrics))
         if len(self.hosts) > 1:
             self.network = self._network_name()
+        self._drive()
 
     def _network_name(self) -> str:
         return network_name(self.rt, self.kind, self.name)
@@ -186,10 +209,11 @@ class JobRun:
     def _network(self) -> str | None:
         """Multi-host jobs get a private network of their own (internal when isolated) where algo-N
         resolve; single-host jobs join the emulator's jobs network (never the default bridge), or none
-        at all when isolated. The endpoint forwarder admits the emulator's non-internal networks only."""
-        if self.network or self.isolated:
+        at all when isolated -- but for a serving kind, whose containers the emulator calls over the jobs
+        network. The endpoint forwarder admits the emulator's non-internal networks only."""
+        if self.network or (self.isolated and not self.serves):
             return self.network
-        return self.rt.jobs_network
+        return self.rt.serving_network if self.serves else self.rt.jobs_network
 
     def _follow(self, host: Host, since: float | None = None) -> None:
         host.follower = follow(self.rt.backend, host.container_id, self.rt.logs, self.kind.log_group, host.stream,
@@ -201,6 +225,8 @@ class JobRun:
         if self.stop_reason:
             return
         self.stop_reason = reason
+        if self.batch is not None:
+            self.batch.cancel()
         for host in self.hosts:
             self._terminate(host, now + grace)
 
@@ -229,6 +255,10 @@ class JobRun:
                 jobs.update_job(self.services, self.kind, self.name,
                                 lambda b: b.update({self.kind.status_field: "Stopping"})
                                 if b[self.kind.status_field] == "InProgress" else None)
+        if self.batch is not None and not self.stop_reason:
+            wake_at = self._observe_batch(running, codes, now)
+            if wake_at is not None:
+                return Observation(False, codes, wake_at)
         for host in running:
             if host.kill_at is not None and now >= host.kill_at:
                 self.rt.backend.kill(host.container_id)
@@ -246,6 +276,22 @@ class JobRun:
                 self.next_upload = now + CONTINUOUS_UPLOAD_SECONDS
             wake.append(self.next_upload)
         return Observation(False, codes, min(wake) if wake else None)
+
+    def _observe_batch(self, running: list[Host], codes: list[int], now: float) -> float | None:
+        """A serving kind: its containers are stopped once the driving ends; a container that exits before
+        that fails the job. None: go on observing the containers (they are being stopped)."""
+        if not self.batch.done:
+            if len(running) == len(self.hosts):
+                return now + 30.0   # the driver wakes the job when it ends; this is only a safety net
+            code = next((c for c in codes if c != 0), 0)
+            self.batch.failure = self.batch.failure or (
+                f"AlgorithmError: the model server exited (exit code {code}) before the transform finished. "
+                "See job logs for more information")
+            self.batch.cancel()
+        for host in running:
+            if host.kill_at is None:
+                self._terminate(host, now + PEER_STOP_SECONDS)
+        return None
 
     def _await_logs(self) -> None:
         """The log streams end with their containers: wait for the last lines (and final metrics)."""
@@ -273,6 +319,8 @@ class JobRun:
     # --- finishing ----------------------------------------------------------------------------------
     def complete(self, codes: list[int]) -> None:
         texts = {name: self._read_first(name, self._failure_order(codes)) for name in self.contract.result_files}
+        if self.batch is not None:
+            texts["driver"] = self.batch.failure or ""
         outcome = self.contract.outcome(self.job, codes, self.stop_reason, texts)
         self._record_metric_series()
         if outcome.uploading:
@@ -328,6 +376,8 @@ class JobRun:
         staging.upload_file(self.services, archive, upload.uri, content_type="application/x-tar")
 
     def cleanup(self) -> None:
+        if self.batch is not None and not self.batch.done:
+            self.batch.cancel()
         for host in self.hosts:
             if host.container_id:
                 self.rt.backend.remove(host.container_id)
@@ -344,6 +394,11 @@ class JobRun:
     def _stage(self, host: Host, plan: HostPlan, count: int) -> None:
         for container_path, content in plan.files.items():
             staging.write_json(staging.host_path(host.ml, container_path), content)
+        if plan.model is not None:
+            if plan.model.kind == "archive":
+                staging.extract_model(self.services, plan.model.uri, host.ml / "model")
+            else:
+                staging.copy_model_prefix(self.services, plan.model.uri, host.ml / "model")
         for item in plan.inputs:
             self._mount_input(host, self._source(item, host, count), item.container_path, item.tag)
         if plan.checkpoints:
@@ -385,16 +440,8 @@ class JobRun:
 
     # --- the container's view ------------------------------------------------------------------
     def _environment(self) -> dict[str, str]:
-        settings = self.services.settings
-        region = arns.region_of(self.job[self.kind.arn_field])
-        key, secret = settings.job_credentials
-        env = {"AWS_REGION": region, "AWS_DEFAULT_REGION": region, "AWS_ACCESS_KEY_ID": key,
-               "AWS_SECRET_ACCESS_KEY": secret}
+        env = self.rt.container_environment(arns.region_of(self.job[self.kind.arn_field]), self.isolated)
         env.update(self.contract.environment(self.job))
-        if not self.isolated:
-            endpoint = self.rt.container_endpoint()
-            if endpoint:
-                env.update(AWS_ENDPOINT_URL=endpoint, S3_ENDPOINT_URL=endpoint)
         env.update(self.job.get("Environment") or {})
         return env
 

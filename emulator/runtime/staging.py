@@ -331,3 +331,38 @@ def _private_file(services: Services, dir_fd: int, name: str, *, copy: bool) -> 
 def write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data))
+
+
+# --- models (endpoints, batch transform) -------------------------------------------------------
+
+def extract_model(services: Services, uri: str, dest: Path, container: str = "container_1") -> None:
+    """A model artifact (`ModelDataUrl`, a .tar.gz in S3) unpacked into `dest` (a serving container's
+    /opt/ml/model). Members that would land outside `dest` or are not plain files, folders or links
+    inside it are refused (tarfile's `data` filter). Raises StagingError worded as SageMaker's
+    FailureReason (inference_and_monitoring.md §1.1; observed in aws/deep-learning-containers#569)."""
+    bucket, key = s3_location(uri)
+    info = services.objects.head_object(bucket, key) if services.objects.bucket_exists(bucket) else None
+    if info is None:
+        raise StagingError(f"Could not find model data at {uri}.")
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        with services.objects.open_object(bucket, key) as raw, tarfile.open(fileobj=raw, mode="r:*") as tar:
+            tar.extractall(dest, filter="data")
+    except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
+        raise StagingError(f'Failed to extract model data archive for container "{container}" from URL "{uri}". '
+                           f"Please ensure that the object located at the URL is a valid tar.gz archive. ({exc})") \
+            from None
+
+
+def copy_model_prefix(services: Services, uri: str, dest: Path) -> None:
+    """An uncompressed model (`ModelDataSource.S3DataSource`, S3Prefix, CompressionType None) copied into
+    `dest` with the keys' folders kept."""
+    try:
+        objects = list_source_objects(services, uri)
+    except StagingError:
+        raise StagingError(f"Could not find model data at {uri}.") from None
+    dest.mkdir(parents=True, exist_ok=True)
+    for rel, info in objects:
+        target = _safe_join(dest, rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(services.objects.object_path(info.bucket, info.key), target)

@@ -63,6 +63,8 @@ class Runtime:
         self.container_prefix = f"smemu-{tag + '-' if tag else ''}{self.instance_id[:6]}"
         self.keep_job_dirs = services.settings.keep_job_dirs
         self.logs = LogWriter(services)
+        self._transforms = None
+        self._transforms_lock = threading.Lock()
         self._proxy = None
         self._endpoint: str | None = None
         # The jobs network was used, by this run or by jobs that ran before a restart: give it back at shutdown.
@@ -77,6 +79,15 @@ class Runtime:
         """This emulator's containers, of one job when `kind` and `name` are given."""
         labels = self.job_labels(kind, name) if kind and name else {LABEL: self.instance_id}
         return self.backend.find(labels)
+
+    @property
+    def transforms(self):
+        """The one event loop that drives every batch transform job's containers (started on first use)."""
+        with self._transforms_lock:
+            if self._transforms is None:
+                from emulator.runtime.batch.driver import TransformEngine
+                self._transforms = TransformEngine(self.services, self.logs)
+            return self._transforms
 
     # --- images and the endpoint containers use --------------------------------------------------
     def resolve_image(self, uri: str, job_name: str, on_status: Callable[[str], None] | None = None) -> str:
@@ -131,6 +142,25 @@ class Runtime:
         if self._proxy is not None:
             self._proxy.networks_changed()
 
+    @property
+    def serving_network(self) -> str:
+        """The Docker network serving containers join: the jobs network (the emulator reaches them at their
+        address on it, and they reach the emulator's forwarder on its gateway)."""
+        self.container_endpoint()   # makes sure the network (and the forwarder) exist
+        return self.jobs_network
+
+    def container_environment(self, region: str, isolated: bool) -> dict[str, str]:
+        """What every container of ours gets: its region, the credentials it signs with and, unless it is
+        network-isolated, the address of this emulator (AWS_ENDPOINT_URL)."""
+        key, secret = self.services.settings.job_credentials
+        env = {"AWS_REGION": region, "AWS_DEFAULT_REGION": region, "AWS_ACCESS_KEY_ID": key,
+               "AWS_SECRET_ACCESS_KEY": secret}
+        if not isolated:
+            endpoint = self.container_endpoint()
+            if endpoint:
+                env.update(AWS_ENDPOINT_URL=endpoint, S3_ENDPOINT_URL=endpoint)
+        return env
+
     def container_endpoint(self) -> str | None:
         """AWS_ENDPOINT_URL for containers: a forwarder on the jobs network's gateway that accepts
         connections from the subnets of this emulator's own (non-internal) job networks only."""
@@ -175,6 +205,8 @@ class Runtime:
 
     def shutdown(self) -> None:
         # Containers keep running across an emulator restart (the job controller adopts them).
+        if self._transforms is not None:
+            self._transforms.stop()
         self.logs.close()
         if self._proxy is not None:
             self._proxy.stop()

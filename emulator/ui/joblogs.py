@@ -57,7 +57,8 @@ def tail(services: Services, group: str, job_name: str, *, after: int | None, en
 
 
 def instance_count(job: dict[str, Any]) -> int:
-    resources = job.get("ResourceConfig") or (job.get("ProcessingResources") or {}).get("ClusterConfig") or {}
+    resources = (job.get("ResourceConfig") or (job.get("ProcessingResources") or {}).get("ClusterConfig")
+                 or job.get("TransformResources") or {})
     return int(resources.get("InstanceCount") or 1)
 
 

@@ -13,14 +13,15 @@ A kind provides:
   result_files                     files under /opt/ml the outcome reads (first host that has one)
   outcome(job, codes, stop_reason, texts) -> Outcome: what to upload and how the job ends
 
-The shapes (HostPlan, Upload, Outcome) are in `plan`. Serving containers (endpoints, batch
-transform) are the next kinds.
+The shapes (HostPlan, Upload, Outcome) are in `plan`. A kind whose containers serve (`serves = True`:
+batch transform) is driven by the emulator once they answer /ping and ends when that driving does; the
+hosting contract it shares with endpoints is `serving`.
 """
 
 from __future__ import annotations
 
 from types import ModuleType
 
-from emulator.runtime.contracts import processing, training
+from emulator.runtime.contracts import processing, training, transform
 
-CONTRACTS: dict[str, ModuleType] = {module.KIND.kind: module for module in (training, processing)}
+CONTRACTS: dict[str, ModuleType] = {module.KIND.kind: module for module in (training, processing, transform)}

@@ -26,12 +26,21 @@ class Checkpoints:
 
 
 @dataclass(frozen=True)
+class ModelSource:
+    """A serving container's model: `archive` (a .tar.gz unpacked into /opt/ml/model), `prefix` (objects
+    copied as they are) or `multi-model` (models loaded on demand under /opt/ml/models)."""
+    kind: str
+    uri: str
+
+
+@dataclass(frozen=True)
 class HostPlan:
     """Everything one host's /opt/ml holds before its container starts."""
     files: dict[str, Any]                                   # container path -> JSON content
     inputs: list[Input] = field(default_factory=list)
     directories: list[str] = field(default_factory=list)    # container paths created empty
     checkpoints: Checkpoints | None = None
+    model: ModelSource | None = None                        # unpacked into /opt/ml/model (serving kinds)
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ def failure_reason(failure: JobFailure | StagingError) -> str:
 
 
 class JobController(Controller):
-    kinds = tuple(KINDS)
+    kinds = tuple(CONTRACTS)
     workers = 4
 
     def __init__(self, services: Services) -> None:

@@ -53,9 +53,14 @@ LOCAL_IMAGES: dict[str, Path] = {
 # Code an image needs from outside its folder: name -> {path in <context>/shared/: file or folder}.
 # Copied there before each build (a build context cannot reach outside itself) and hashed from the
 # source, so editing e.g. algorithms/xgboost/ rebuilds the images that carry it, and only those.
+FRAMEWORK_SERVING = CONTAINERS_DIR / "jumpstart-tabular" / "src" / "sagemaker_framework_container"
 SHARED_SOURCES: dict[str, dict[str, Path]] = {
-    "xgboost": {f"algorithms/{part}": REPO_DIR / "algorithms" / part
-                for part in ("__init__.py", "common", "xgboost")},
+    # XGBoost script mode serves the user's inference script on the framework server.
+    "xgboost": {**{f"algorithms/{part}": REPO_DIR / "algorithms" / part
+                   for part in ("__init__.py", "common", "xgboost")},
+                "sagemaker_framework_container": FRAMEWORK_SERVING},
+    "sklearn": {"sagemaker_framework_container": FRAMEWORK_SERVING},
+    "sklearn-1.2": {"sagemaker_framework_container": FRAMEWORK_SERVING},
     **{name: {f"algorithms/{part}": REPO_DIR / "algorithms" / part
               for part in ("__init__.py", "common", "linear_learner", "knn", "factorization_machines",
                            "randomcutforest")}
@@ -63,8 +68,7 @@ SHARED_SOURCES: dict[str, dict[str, Path]] = {
     **{name: {f"algorithms/{part}": REPO_DIR / "algorithms" / part for part in ("__init__.py", "model_monitor")}
        for name in ("model-monitor-analyzer", "model-monitor-groundtruth-merger")},
     # The script-mode trainer and model server both JumpStart images use.
-    "pytorch": {"sagemaker_framework_container":
-                CONTAINERS_DIR / "jumpstart-tabular" / "src" / "sagemaker_framework_container"},
+    "pytorch": {"sagemaker_framework_container": FRAMEWORK_SERVING},
 }
 
 # Docker build arguments besides BASE: name -> {ARG: value} (part of the image hash).

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from emulator.core import browse
+from emulator.core.endpoints import ENDPOINT
 from emulator.ui.pages import Ctx, Html, page, url
-from emulator.ui.views.endpoints import ENDPOINT
 from emulator.ui.views.jobs import JOB_TYPES
 
 RECENT = 10

@@ -36,11 +36,11 @@ class JobType:
 
 
 _JOB_STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped")
-# Transform jobs, once they exist, are one more entry here plus a transform_job.html template.
 JOB_TYPES = {t.slug: t for t in (
     JobType("training", "Training", "TrainingJob", _JOB_STATUSES, "TrainingEndTime", jobs.TRAINING.log_group),
     JobType("processing", "Processing", "ProcessingJob", _JOB_STATUSES, "ProcessingEndTime",
             jobs.PROCESSING.log_group),
+    JobType("transform", "Transform", "TransformJob", _JOB_STATUSES, "TransformEndTime", jobs.TRANSFORM.log_group),
     JobType("tuning", "Tuning", "HyperParameterTuningJob", _JOB_STATUSES, "HyperParameterTuningEndTime", None),
 )}
 
@@ -109,7 +109,27 @@ def live_context(ctx: Ctx, kind: JobType, job: dict[str, Any]) -> dict[str, Any]
         out["charts"] = training_charts(ctx, job)
     elif kind.slug == "tuning":
         out.update(tuning_trials(ctx, job))
+    elif kind.slug == "transform":
+        out.update(transform_outputs(ctx, job))
     return out
+
+
+OUTPUT_LIMIT = 100
+
+
+def transform_outputs(ctx: Ctx, job: dict[str, Any]) -> dict[str, Any]:
+    """The `.out` objects under the job's S3OutputPath (the first OUTPUT_LIMIT)."""
+    uri = job["TransformOutput"]["S3OutputPath"]
+    bucket, _, prefix = uri[5:].partition("/")
+    found = []
+    if ctx.services.objects.bucket_exists(bucket):
+        prefix = prefix.rstrip("/") + "/" if prefix.strip("/") else ""
+        for info in ctx.services.objects.list_objects(bucket, prefix):
+            if info.key.endswith(".out"):
+                found.append({"uri": f"s3://{bucket}/{info.key}", "size": info.size})
+                if len(found) >= OUTPUT_LIMIT:
+                    break
+    return {"outputs": found, "output_limit": OUTPUT_LIMIT}
 
 
 def training_charts(ctx: Ctx, job: dict[str, Any]) -> list[Any]:

@@ -1,0 +1,116 @@
+"""Invocation counts and latencies of the data path, kept in memory per endpoint, variant and minute and
+stored (emulator.core.invocation_stats) every few seconds by one thread, which also publishes them as
+the CloudWatch metrics SageMaker publishes for endpoints (developer guide, monitoring-cloudwatch.md):
+namespace AWS/SageMaker, dimensions EndpointName and VariantName, Invocations, Invocation4XXErrors,
+Invocation5XXErrors (counts), ModelLatency and OverheadLatency (microseconds).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from emulator.core import invocation_stats
+from emulator.core.invocation_stats import MinuteCounts
+from emulator.core.services import Services
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "AWS/SageMaker"
+
+
+def publish_endpoint_metrics(services: Services, data: list[dict[str, Any]]) -> None:
+    """HOOK for CloudWatch (issue 11 / the `cwe` branch): publish endpoint datapoints (PutMetricData
+    `MetricDatum`s in namespace AWS/SageMaker). The CloudWatch service is not on main yet; once it is,
+    this calls its one publishing function, `emulator.core.cloudwatch.sagemaker.publish(services,
+    NAMESPACE, data)`."""
+    try:
+        from emulator.core.cloudwatch import sagemaker as cloudwatch  # type: ignore[import-not-found]
+    except ImportError:
+        return
+    cloudwatch.publish(services, NAMESPACE, data)
+
+
+def metric_data(counts: list[MinuteCounts], extremes: dict[tuple[str, str, int], list[int]]) -> list[dict[str, Any]]:
+    """MetricDatums for one flush: counts per minute, latencies as statistic sets."""
+    data: list[dict[str, Any]] = []
+    for c in counts:
+        dimensions = [{"Name": "EndpointName", "Value": c.endpoint}, {"Name": "VariantName", "Value": c.variant}]
+        stamp = c.minute * 60.0
+        for name, value in (("Invocations", c.invocations), ("Invocation4XXErrors", c.errors_4xx),
+                            ("Invocation5XXErrors", c.errors_5xx)):
+            data.append({"MetricName": name, "Dimensions": dimensions, "Timestamp": stamp, "Value": float(value),
+                         "Unit": "Count"})
+        low_model, high_model, low_overhead, high_overhead = extremes[(c.endpoint, c.variant, c.minute)]
+        for name, total, low, high in (("ModelLatency", c.model_latency_us, low_model, high_model),
+                                       ("OverheadLatency", c.overhead_latency_us, low_overhead, high_overhead)):
+            if c.invocations:
+                data.append({"MetricName": name, "Dimensions": dimensions, "Timestamp": stamp, "Unit": "Microseconds",
+                             "StatisticValues": {"SampleCount": float(c.invocations), "Sum": float(total),
+                                                 "Minimum": float(low), "Maximum": float(high)}})
+    return data
+
+
+class InvocationStats:
+    def __init__(self, services: Services, flush_seconds: float = 5.0) -> None:
+        self.services = services
+        self.flush_seconds = flush_seconds
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, str, int], MinuteCounts] = {}
+        # min and max of the model and overhead latencies (sums are in the counts)
+        self._extremes: dict[tuple[str, str, int], list[int]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="invocation-stats", daemon=True)
+        self._thread.start()
+
+    def record(self, endpoint: str, variant: str, now: float, status: int, model_us: int, overhead_us: int) -> None:
+        """One invocation answered with `status` (what the client got: 424 for a model error is counted by
+        the model's own status class, as AWS counts Invocation4XX/5XXErrors)."""
+        key = (endpoint, variant, int(now // 60))
+        with self._lock:
+            counts = self._counts.get(key)
+            if counts is None:
+                counts = self._counts[key] = MinuteCounts(endpoint, variant, key[2])
+            counts.invocations += 1
+            if 400 <= status < 500:
+                counts.errors_4xx += 1
+            elif status >= 500:
+                counts.errors_5xx += 1
+            counts.model_latency_us += model_us
+            counts.overhead_latency_us += overhead_us
+            low_high = self._extremes.get(key)
+            if low_high is None:
+                self._extremes[key] = [model_us, model_us, overhead_us, overhead_us]
+            else:
+                low_high[0], low_high[1] = min(low_high[0], model_us), max(low_high[1], model_us)
+                low_high[2], low_high[3] = min(low_high[2], overhead_us), max(low_high[3], overhead_us)
+
+    def flush(self) -> None:
+        with self._lock:
+            counts, self._counts = list(self._counts.values()), {}
+            extremes, self._extremes = self._extremes, {}
+        if not counts:
+            return
+        try:
+            invocation_stats.add(self.services.db, counts)
+        except Exception:  # noqa: BLE001 - e.g. the store closing during a reset
+            log.exception("could not store invocation counts")
+        try:
+            publish_endpoint_metrics(self.services, metric_data(counts, extremes))
+        except Exception:  # noqa: BLE001
+            log.exception("could not publish endpoint metrics")
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.flush_seconds):
+            self.flush()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self.flush()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
+            self._extremes.clear()
