@@ -16,6 +16,8 @@ from starlette.concurrency import run_in_threadpool
 
 from emulator import __version__, api
 from emulator.aws import protocols
+from emulator.aws.encoding import decoded_body
+from emulator.aws.errors import AwsError
 from emulator.aws.routing import classify
 from emulator.config import Settings
 from emulator.core.services import Services
@@ -68,9 +70,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             from emulator.api.s3 import handle_s3
             return await handle_s3(request, services)
         headers = dict(request.headers)
-        body = await request.body()
+        try:
+            body = decoded_body(headers, await request.body())
+        except AwsError as err:
+            return JSONResponse({"__type": err.code, "message": err.message}, status_code=err.status)
         if route.service == "json":
             wire = await run_in_threadpool(protocols.dispatch_json, services, headers["x-amz-target"], body,
+                                           region, headers)
+        elif route.service == "rpcv2-cbor":
+            wire = await run_in_threadpool(protocols.dispatch_rpcv2_cbor, services, request.url.path, body,
                                            region, headers)
         elif route.service == "query":
             form = dict(query)
@@ -98,6 +106,9 @@ async def emulator_endpoint(request: Request, services: Services) -> Response:
         docker_ok = await asyncio.to_thread(docker_available)
         return JSONResponse({"status": "running", "version": __version__, "docker": docker_ok,
                              "dataDir": str(services.settings.data_dir)})
+    if path == "/_emulator/events" and request.method == "GET":
+        from emulator.core.events import delivery
+        return JSONResponse({"deliveries": await run_in_threadpool(delivery.recent, services)})
     if path == "/_emulator/reset" and request.method == "POST":
         await run_in_threadpool(services.reset)
         return JSONResponse({"status": "reset"})
@@ -116,10 +127,13 @@ def seed_builtin_data(services: Services) -> None:
 
 
 def start_runtime(services: Services) -> ControllerManager:
-    """Start the controllers -- jobs (unless switched off), tuning jobs, pipeline executions -- which
-    live outside core on purpose; their start-up resync picks up whatever a previous run left."""
+    """Start the controllers -- jobs (unless switched off), tuning jobs, pipeline executions, alarms,
+    event deliveries -- which live outside core on purpose; their start-up resync picks up whatever a
+    previous run left."""
+    from emulator.pipelines import event_target
     from emulator.pipelines.executor import ExecutionController
     from emulator.runtime.controllers.manager import ControllerManager
+    from emulator.runtime.controllers.monitoring import AlarmController, DeliveryController
     from emulator.runtime.controllers.tuning import TuningController
     manager = ControllerManager(services, resync_seconds=services.settings.resync_seconds)
     if services.settings.run_jobs:
@@ -127,6 +141,9 @@ def start_runtime(services: Services) -> ControllerManager:
         manager.add(JobController(services))
     manager.add(TuningController(services))
     manager.add(ExecutionController(services))
+    manager.add(AlarmController(services))
+    manager.add(DeliveryController(services))
+    event_target.register()
     manager.start()
     return manager
 
