@@ -132,6 +132,11 @@ def test_set_alarm_state_sends_the_state_change_event(cw, events, server):
     assert detail["previousState"]["value"] == "INSUFFICIENT_DATA"
     assert detail["configuration"]["metrics"][0]["metricStat"] == {
         "metric": {"namespace": "Emu/Manual", "name": "m", "dimensions": {}}, "period": 3600, "stat": "Sum"}
+    # The state set by hand lasts until the next scheduled evaluation (the next hour here), even when
+    # data that says otherwise arrives.
+    cw.put_metric_data(Namespace="Emu/Manual", MetricData=[{"MetricName": "m", "Value": 0.0}])
+    time.sleep(1.0)
+    assert alarm_of(cw, name)["StateValue"] == "ALARM"
 
 
 def test_alarm_rule_starts_a_retraining_pipeline_with_transformed_parameters(cw, events, sagemaker, server):
