@@ -14,7 +14,7 @@ from pathlib import Path
 import boto3
 import botocore.session
 
-from tests.emulator_process import CREDENTIALS, REGION
+from emulator.testing.emulator import CREDENTIALS, REGION
 
 
 def cloudwatch_client(server, protocol: str, model_dir: Path):
@@ -31,7 +31,9 @@ def cloudwatch_client(server, protocol: str, model_dir: Path):
         (target / "service-2.json").write_text(json.dumps(model))
         session = botocore.session.Session()
         session.get_component("data_loader").search_paths.insert(0, str(model_dir / protocol))
-    client = boto3.session.Session(botocore_session=session, region_name=REGION, **CREDENTIALS).client(
-        "cloudwatch", endpoint_url=server.endpoint, verify=False)
+    client = boto3.session.Session(botocore_session=session, region_name=REGION,
+                                   aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                                   aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"]).client(
+        "cloudwatch", endpoint_url=server.endpoint)
     assert protocol == "default" or client.meta.service_model.protocol == protocol
     return client

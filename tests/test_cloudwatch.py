@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +12,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from emulator.testing.waiting import wait_until
 from tests.cloudwatchhelpers import cloudwatch_client
 
 PROTOCOLS = ["default", "smithy-rpc-v2-cbor", "json", "query"]
@@ -158,15 +158,13 @@ def test_aws_cli_puts_metrics_and_describes_alarms(server):
                           "--metric-name", "errors", "--dimensions", "Name=Service,Value=api", "--statistic",
                           "Maximum", "--period", "60", "--evaluation-periods", "1", "--threshold", "5",
                           "--comparison-operator", "GreaterThanThreshold"], env=env, check=True, timeout=120)
-    deadline = time.time() + 30
-    while True:
+
+    def described() -> dict | None:
         out = subprocess.run(cli + ["cloudwatch", "describe-alarms", "--alarm-names", alarm], env=env, check=True,
                              capture_output=True, text=True, timeout=120)
-        (described,) = json.loads(out.stdout)["MetricAlarms"]
-        if described["StateValue"] == "ALARM" or time.time() > deadline:
-            break
-        time.sleep(0.2)
-    assert described["StateValue"] == "ALARM"
+        (found,) = json.loads(out.stdout)["MetricAlarms"]
+        return found if found["StateValue"] == "ALARM" else None
+    described = wait_until(described, timeout=60, what="ALARM")
     assert described["StateReason"].startswith("Threshold Crossed: 1 datapoint [7.0 (")
     assert described["StateReason"].endswith(")] was greater than the threshold (5.0).")
     failed = subprocess.run(cli + ["cloudwatch", "set-alarm-state", "--alarm-name", unique("nope"),

@@ -5,20 +5,15 @@ which an alarm watches, and whose ALARM starts a re-training pipeline through an
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.jobhelpers import ensure_byo_image, shell_processing_job, shell_training_job, unique, wait_for
+from emulator.testing.waiting import wait_until
+from tests.jobhelpers import shell_processing_job, shell_training_job, unique, wait_for
 from tests.pipelinehelpers import ROLE, definition
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture(scope="module")
-def byo_image():
-    return ensure_byo_image()
 
 
 @pytest.fixture(scope="module")
@@ -29,12 +24,7 @@ def bucket(server):
 
 
 def eventually(read, accept, timeout: float = 60.0):
-    deadline = time.time() + timeout
-    while not accept(value := read()):
-        if time.time() > deadline:
-            raise AssertionError(f"not reached; last value: {value}")
-        time.sleep(0.2)
-    return value
+    return wait_until(lambda: (value,) if accept(value := read()) else None, timeout=timeout)[0]
 
 
 def test_training_job_metrics_are_published_per_host(server, sagemaker, bucket, byo_image):
