@@ -17,7 +17,8 @@ from starlette.concurrency import run_in_threadpool
 from emulator import __version__, api
 from emulator.access import AccessGuard
 from emulator.aws import protocols
-from emulator.aws.errors import RequestTooLarge
+from emulator.aws.encoding import decoded_body
+from emulator.aws.errors import AwsError, RequestTooLarge
 from emulator.aws.routing import classify
 from emulator.aws.signing import SignedRequest
 from emulator.config import Settings
@@ -76,14 +77,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return await handle_s3(request, services)
         headers = dict(request.headers)
         try:
-            body = await read_body(request, MAX_API_BODY_BYTES)
+            raw = await read_body(request, MAX_API_BODY_BYTES)
         except RequestTooLarge as err:
             wire = protocols.error_wire(services, route.service, err, region, headers)
             # The rest of the body was never read: the connection cannot carry another request.
             return Response(content=wire.body, status_code=wire.status, headers=wire.headers | {"Connection": "close"})
-        auth = SignedRequest.from_scope(request.scope, body)
+        # The signature covers the body as sent (botocore compresses before it signs).
+        auth = SignedRequest.from_scope(request.scope, raw)
+        try:
+            body = decoded_body(headers, raw, MAX_API_BODY_BYTES)
+        except AwsError as err:
+            wire = protocols.error_wire(services, route.service, err, region, headers)
+            return Response(content=wire.body, status_code=wire.status, headers=wire.headers)
         if route.service == "json":
             wire = await run_in_threadpool(protocols.dispatch_json, services, headers["x-amz-target"], body,
+                                           region, headers, auth)
+        elif route.service == "rpcv2-cbor":
+            wire = await run_in_threadpool(protocols.dispatch_rpcv2_cbor, services, request.url.path, body,
                                            region, headers, auth)
         elif route.service == "query":
             form = dict(query)
@@ -129,6 +139,9 @@ async def emulator_endpoint(request: Request, services: Services, controllers: C
             # The address containers reach this emulator at (sagemaker-emulator env --local-mode).
             body["containerEndpoint"] = await asyncio.to_thread(runtime.container_endpoint)
         return JSONResponse(body)
+    if path == "/_emulator/events" and request.method == "GET":
+        from emulator.core.events import delivery
+        return JSONResponse({"deliveries": await run_in_threadpool(delivery.recent, services)})
     if path == "/_emulator/reset" and request.method == "POST":
         await run_in_threadpool(services.reset)
         return JSONResponse({"status": "reset"})
@@ -164,10 +177,13 @@ def seed_builtin_data(services: Services) -> None:
 
 
 def start_runtime(services: Services) -> ControllerManager:
-    """Start the controllers -- jobs (unless switched off), tuning jobs, pipeline executions -- which
-    live outside core on purpose; their start-up resync picks up whatever a previous run left."""
+    """Start the controllers -- jobs (unless switched off), tuning jobs, pipeline executions, alarms,
+    event deliveries -- which live outside core on purpose; their start-up resync picks up whatever a
+    previous run left."""
+    from emulator.pipelines import event_target
     from emulator.pipelines.executor import ExecutionController
     from emulator.runtime.controllers.manager import ControllerManager
+    from emulator.runtime.controllers.monitoring import AlarmController, DeliveryController
     from emulator.runtime.controllers.tuning import TuningController
     manager = ControllerManager(services, resync_seconds=services.settings.resync_seconds)
     if services.settings.run_jobs:
@@ -175,6 +191,9 @@ def start_runtime(services: Services) -> ControllerManager:
         manager.add(JobController(services))
     manager.add(TuningController(services))
     manager.add(ExecutionController(services))
+    manager.add(AlarmController(services))
+    manager.add(DeliveryController(services))
+    event_target.register()
     manager.start()
     return manager
 
