@@ -169,7 +169,10 @@ def _error_codes(service: str) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def query_code(service: str, code: str) -> str:
-    """The code a query-protocol client reads (CloudWatch's ValidationException shape is `ValidationError`)."""
+    """The code a query-protocol client reads (CloudWatch's ValidationException shape is `ValidationError`).
+    `service` is not known yet for an error answered before the Action was read."""
+    if service not in QUERY_SERVICES:
+        return code
     return _error_codes(service)[0].get(code, code)
 
 
