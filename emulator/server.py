@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from emulator import __version__, api
 from emulator.access import AccessGuard
 from emulator.aws import protocols
+from emulator.aws.encoding import decoded_body
 from emulator.aws.errors import AwsError, RequestTooLarge
 from emulator.aws.routing import RUNTIME_PATH, classify
 from emulator.aws.signing import SignedRequest
@@ -80,14 +81,23 @@ def create_app(settings: Settings | None = None) -> AccessGuard:
             return await handle_s3(request, services)
         headers = dict(request.headers)
         try:
-            body = await read_body(request, MAX_API_BODY_BYTES)
+            raw = await read_body(request, MAX_API_BODY_BYTES)
         except RequestTooLarge as err:
             wire = protocols.error_wire(services, route.service, err, region, headers)
             # The rest of the body was never read: the connection cannot carry another request.
             return Response(content=wire.body, status_code=wire.status, headers=wire.headers | {"Connection": "close"})
-        auth = SignedRequest.from_scope(request.scope, body)
+        # The signature covers the body as sent (botocore compresses before it signs).
+        auth = SignedRequest.from_scope(request.scope, raw)
+        try:
+            body = decoded_body(headers, raw, MAX_API_BODY_BYTES)
+        except AwsError as err:
+            wire = protocols.error_wire(services, route.service, err, region, headers)
+            return Response(content=wire.body, status_code=wire.status, headers=wire.headers)
         if route.service == "json":
             wire = await run_in_threadpool(protocols.dispatch_json, services, headers["x-amz-target"], body,
+                                           region, headers, auth)
+        elif route.service == "rpcv2-cbor":
+            wire = await run_in_threadpool(protocols.dispatch_rpcv2_cbor, services, request.url.path, body,
                                            region, headers, auth)
         elif route.service == "query":
             form = dict(query)
@@ -195,6 +205,9 @@ async def emulator_endpoint(request: Request, services: Services, controllers: C
             # The address containers reach this emulator at (sagemaker-emulator env --local-mode).
             body["containerEndpoint"] = await asyncio.to_thread(runtime.container_endpoint)
         return JSONResponse(body)
+    if path == "/_emulator/events" and request.method == "GET":
+        from emulator.core.events import delivery
+        return JSONResponse({"deliveries": await run_in_threadpool(delivery.recent, services)})
     if path == "/_emulator/reset" and request.method == "POST":
         await run_in_threadpool(services.reset)
         return JSONResponse({"status": "reset"})
@@ -231,10 +244,12 @@ def seed_builtin_data(services: Services) -> None:
 
 def start_runtime(services: Services) -> ControllerManager:
     """Start the controllers -- jobs and endpoints (unless switched off), tuning jobs, pipeline
-    executions -- which live outside core on purpose; their start-up resync picks up whatever a
-    previous run left."""
+    executions, alarms, event deliveries -- which live outside core on purpose; their start-up resync
+    picks up whatever a previous run left."""
+    from emulator.pipelines import event_target
     from emulator.pipelines.executor import ExecutionController
     from emulator.runtime.controllers.manager import ControllerManager
+    from emulator.runtime.controllers.monitoring import AlarmController, DeliveryController
     from emulator.runtime.controllers.tuning import TuningController
     manager = ControllerManager(services, resync_seconds=services.settings.resync_seconds)
     if services.settings.run_jobs:
@@ -244,6 +259,9 @@ def start_runtime(services: Services) -> ControllerManager:
         manager.add(EndpointController(services, jobs.runtime))
     manager.add(TuningController(services))
     manager.add(ExecutionController(services))
+    manager.add(AlarmController(services))
+    manager.add(DeliveryController(services))
+    event_target.register()
     manager.start()
     return manager
 

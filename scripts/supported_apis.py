@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 from emulator import api  # noqa: E402
 from emulator.aws import handlers, models  # noqa: E402
 
-SERVICES = ["sagemaker", "sagemaker-runtime", "sagemaker-metrics", "logs", "sts", "iam"]
+SERVICES = ["sagemaker", "sagemaker-runtime", "sagemaker-metrics", "logs", "cloudwatch", "events", "sts", "iam"]
 S3_OPERATIONS = [
     "CreateBucket", "HeadBucket", "ListBuckets", "DeleteBucket", "GetBucketLocation", "PutObject", "GetObject",
     "HeadObject", "DeleteObject", "DeleteObjects", "CopyObject", "ListObjects", "ListObjectsV2",

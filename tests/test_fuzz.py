@@ -1,6 +1,8 @@
-"""No client mistake answers 5xx: requests generated from botocore's own sagemaker, s3, logs and sts
-models, with random and invalid members, nested structures and odd encodings, all signed as an SDK
-signs them. Any 5xx but S3's intended 501 NotImplemented fails the test.
+"""No client mistake answers 5xx: requests generated from botocore's own sagemaker, s3, logs, sts,
+cloudwatch and events models, with random and invalid members, nested structures and odd encodings
+(CloudWatch in each protocol its model lists: RPC v2 CBOR, JSON 1.0 and query; gzip bodies, some
+broken, some bombs), all signed as an SDK signs them. Any 5xx but S3's intended 501 NotImplemented
+fails the test.
 
 Bounded and reproducible: a fixed seed, a few thousand requests, well under a minute. A request that
 fails is written to tests/fuzz_corpus/ (commit it: every corpus entry is replayed first, for ever).
@@ -9,6 +11,7 @@ fails is written to tests/fuzz_corpus/ (commit it: every corpus entry is replaye
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import os
@@ -18,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import cbor2
 import pytest
 import requests
 from botocore.auth import S3SigV4Auth, SigV4Auth
@@ -33,7 +37,9 @@ from tests.signing import DEFAULT_CREDENTIALS
 
 SEED = int(os.environ.get("FUZZ_SEED", "20261130"))  # another seed explores further; the default stays fixed
 REQUESTS = int(os.environ.get("FUZZ_REQUESTS", "4000"))
-SERVICES = {"sagemaker": 0.45, "s3": 0.3, "logs": 0.15, "sts": 0.1}
+SERVICES = {"sagemaker": 0.35, "s3": 0.22, "logs": 0.11, "sts": 0.07, "cloudwatch": 0.13, "events": 0.12}
+if os.environ.get("FUZZ_SERVICES"):  # e.g. FUZZ_SERVICES=cloudwatch,events to explore a few services further
+    SERVICES = {name: SERVICES[name] for name in os.environ["FUZZ_SERVICES"].split(",")}
 CORPUS = Path(__file__).parent / "fuzz_corpus"
 BUCKETS = ["fuzz-one", "fuzz-two"]
 NAMES = ["fuzz-job", "fuzz-model", "fuzz-pipeline", "fuzz-experiment", "fuzz-group"]
@@ -44,6 +50,12 @@ ODD_STRINGS = [
     "arn:aws:sagemaker:us-east-1:000000000000:training-job/fuzz-job", "arn:aws:iam::000000000000:role/R",
     "null", "true", "-1", "1e309", "NaN", "<a>&amp;</a>", "' OR 1=1 --", "${jndi:ldap://x}", "{{7*7}}",
     "%(a|aa)+b%", "%(%", "[", "{\"a\":", "2024-01-01T00:00:00Z", "not-a-date", "f/1", "b/99999999999999999999999",
+    # JSON text members (event patterns, PutEvents Detail, target Input, StateReasonData) and JSON paths
+    "[" * 5000, "{\"a\":" * 3000, '{"a": [{"numeric": [">", "x"]}]}', '{"a": [{"prefix": 1}]}',
+    '{"a": [{"anything-but": {"prefix": []}}]}', '{"n": [{"numeric": ["<", 1e400]}]}', '{"a": [{"cidr": "x/99"}]}',
+    '{"$or": [{"a": ["x"]}, {"b": [{"exists": true}]}]}', '{"a": {"b": {"c": [{"wildcard": "*\\\\*"}]}}}',
+    '{"detail": {"x": 1e309}}', '{"source": ["fuzz"], "detail": {"n": [1]}}', "$.", "$..detail", "$.detail[",
+    "$.detail.x" * 300, "<aws.events.event>", "p" + "9" * 400, "TM(1%:2%)", "tm99", "PR(:)", "rate(0 minutes)",
 ]
 _ARN = "arn:aws:sagemaker:us-east-1:000000000000:"
 PLAUSIBLE = NAMES + [
@@ -56,6 +68,11 @@ PLAUSIBLE = NAMES + [
     "0123456789abcdef0123456789abcdef", "d-abc123", "sha256:" + "a" * 64, "fuzz-one", "key", "1.0",
     "123456789012.dkr.ecr.us-east-1.amazonaws.com/img:1", "/aws/sagemaker/TrainingJobs", "fuzz-job/algo-1",
     "f/00000000000000000000000000000000000000000000000000000001", "Name", "Value", "{}", "train",
+    "Emu/Fuzz", "AWS/SageMaker", "Average", "p99", "Invocations", '{"source": ["fuzz"]}', '{"n": 1}', "fuzz",
+    '{"detail-type": [{"prefix": "f"}], "detail": {"n": [{"numeric": [">", 0, "<=", 5]}]}}', "$.detail",
+    "arn:aws:events:us-east-1:000000000000:rule/fuzz-pipeline",
+    "arn:aws:cloudwatch:us-east-1:000000000000:alarm:fuzz-model",
+    f"{_ARN}pipeline/fuzz-pipeline", "rate(5 minutes)", "cron(0 12 * * ? *)", "default",
 ]
 NUMBERS = [0, 1, -1, 2, 100, 2 ** 31 - 1, 2 ** 31, 2 ** 63 - 1, 2 ** 63, 10 ** 30, -(10 ** 30), 0.5, 1e308, -1e-9]
 
@@ -148,31 +165,51 @@ class Generator:
         return self.rng.choice(choices)
 
 
+# Bodies the CBOR decoder must refuse as the client's mistake: not CBOR, truncated, not a map, nested
+# past any stack, maps keyed by numbers or arrays, tags on the wrong items, undefined, huge bignums.
+ODD_CBOR = [b"", b"\xff", b"\x80", b"\xf6", b"\xbf", b"\xbf\x61a", b"\x81" * 5000 + b"\x80", b"\xa1" * 5000 + b"\xa0",
+            cbor2.dumps({1: 2}), cbor2.dumps({"a": 1})[:-1], b"\xa1\x81\x01\x02", b"\xa1\x61a\xf7",
+            cbor2.dumps({"Namespace": cbor2.CBORTag(1, "x")}), cbor2.dumps({"StartTime": cbor2.CBORTag(1, 1e300)}),
+            cbor2.dumps({"MetricData": [{"Value": 2 ** 200}]}), b"\xa1\x61a\xc2\x5b" + b"\xff" * 8,
+            b"\xa1\x61a\x7b" + b"\xff" * 8, cbor2.dumps({b"bytes-key": 1}), cbor2.dumps({"a": float("nan")})]
+# gzip-encoded bodies: broken, truncated, and one that expands past the API body limit (a bomb).
+ODD_GZIP = [b"not gzip", gzip.compress(b'{"a": 1}')[:-6], gzip.compress(b"\0" * (11 * 1024 * 1024), 9)]
+
+
 def wire_request(service: str, op_name: str, params: dict, endpoint: str, rng: random.Random) -> dict | None:
-    """Serialise as botocore does (no client-side validation), sometimes mutating the bytes."""
+    """Serialise as botocore does (no client-side validation), in one of the protocols the model lists,
+    sometimes mutating the bytes."""
     model = models.service_model(service)
     op = model.operation_model(op_name)
+    protocol = rng.choice(model.metadata.get("protocols") or [model.metadata["protocol"]])
     try:
-        serialized = create_serializer(model.metadata["protocol"], include_validation=False).serialize_to_request(
-            params, op)
+        serialized = create_serializer(protocol, include_validation=False).serialize_to_request(params, op)
         prepare_request_dict(serialized, endpoint)
         request = create_request_object(serialized)
         body = request.data if isinstance(request.data, bytes) else (
             request.data.encode() if isinstance(request.data, str) else _form(request.data))
     except Exception:  # noqa: BLE001 - a value the client library itself cannot put on the wire
         return None
-    if service in ("sagemaker", "logs") and rng.random() < 0.15:
+    if protocol == "json" and rng.random() < 0.15:
         body = rng.choice([b"", b"{", b"[]", b"null", b'"x"', b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}",
                            json.dumps(params, default=str).encode()[: rng.randint(0, 50)]])
-    if service == "sts" and rng.random() < 0.3:
+    if protocol == "smithy-rpc-v2-cbor" and rng.random() < 0.2:
+        body = rng.choice(ODD_CBOR + [body[: rng.randint(0, len(body))]])
+    if protocol == "query" and rng.random() < 0.3:
         body += f"&Tags.member.{rng.choice([1, 2, 10 ** 6])}.Key=a&PolicyArns.member.1.x=y".encode()
     # Header values go out as UTF-8 bytes (http.client would refuse what latin-1 cannot encode).
     headers = {k: v.encode("utf-8", "surrogatepass").decode("latin-1") if isinstance(v, str) else v
                for k, v in request.headers.items()}
+    if service != "s3" and rng.random() < 0.05:
+        # botocore gzips large bodies of operations with the requestcompression trait (PutMetricData).
+        headers["Content-Encoding"] = rng.choice(["gzip", "gzip", "br", "gzip, gzip"])
+        body = rng.choice([gzip.compress(body or b"")] * 3 + ODD_GZIP)
     if rng.random() < 0.05:
         headers[rng.choice(["Content-Type", "X-Amz-Target", "Content-MD5", "x-amz-checksum-crc32", "Range",
-                            "x-amz-copy-source", "If-Match"])] = rng.choice(["", "garbage", "bytes=5-1", "\u00e9", "\xc3\xa9"])
-    return {"service": service, "operation": op_name, "method": request.method, "path": request.url[len(endpoint):],
+                            "x-amz-copy-source", "If-Match"])] = rng.choice(
+            ["", "garbage", "bytes=5-1", "\u00e9", "\xc3\xa9"])
+    return {"service": service, "protocol": protocol, "operation": op_name, "method": request.method,
+            "path": request.url[len(endpoint):],
             "headers": {k: v for k, v in headers.items() if k.lower() not in ("authorization", "x-amz-date")},
             "body": base64.b64encode(body or b"").decode()}
 
@@ -191,8 +228,9 @@ def send(entry: dict, endpoint: str) -> requests.Response:
     request = AWSRequest(method=entry["method"], url=endpoint + entry["path"], data=body,
                          headers=dict(entry["headers"]))
     service = entry["service"]
+    signing_name = models.service_model(service).signing_name  # CloudWatch signs as `monitoring`
     try:
-        (S3SigV4Auth if service == "s3" else SigV4Auth)(DEFAULT_CREDENTIALS, service, REGION).add_auth(request)
+        (S3SigV4Auth if service == "s3" else SigV4Auth)(DEFAULT_CREDENTIALS, signing_name, REGION).add_auth(request)
         prepared = request.prepare()
     except Exception as exc:  # noqa: BLE001
         raise Unsendable(str(exc)) from None
@@ -216,6 +254,22 @@ def fuzz_server(sagemaker_emulator_factory):
     logs = proc.client("logs")
     logs.create_log_group(logGroupName="fuzz-group")
     logs.create_log_stream(logGroupName="fuzz-group", logStreamName="fuzz-job")
+    # An alarm on a metric with data, and a rule matching every fuzzed event with targets that transform
+    # it, so generated requests reach evaluation, pattern matching and delivery, not only not-found.
+    cloudwatch = proc.client("cloudwatch")
+    cloudwatch.put_metric_data(Namespace="Emu/Fuzz", MetricData=[{"MetricName": "Invocations", "Value": 1.0}])
+    cloudwatch.put_metric_alarm(AlarmName="fuzz-model", Namespace="Emu/Fuzz", MetricName="Invocations",
+                                Statistic="Average", Period=10, EvaluationPeriods=1, Threshold=0.5,
+                                ComparisonOperator="GreaterThanThreshold")
+    events = proc.client("events")
+    events.put_rule(Name="fuzz-pipeline", EventPattern='{"source": [{"prefix": ""}]}')
+    events.put_targets(Rule="fuzz-pipeline", Targets=[
+        {"Id": "pipeline", "Arn": f"{_ARN}pipeline/fuzz-pipeline", "RoleArn": "arn:aws:iam::000000000000:role/R",
+         "InputPath": "$.detail", "SageMakerPipelineParameters": {"PipelineParameterList": [
+             {"Name": "Input", "Value": "s3://fuzz-one/key"}]}},
+        {"Id": "queue", "Arn": "arn:aws:sqs:us-east-1:000000000000:fuzz",
+         "InputTransformer": {"InputPathsMap": {"n": "$.detail.n", "t": "$.time"},
+                              "InputTemplate": '{"n": <n>, "at": "<t>", "raw": <aws.events.event>}'}}])
     yield proc
     proc.discard()
 

@@ -1,11 +1,13 @@
-"""Wire protocols for the model-driven services: JSON 1.1 (SageMaker, CloudWatch Logs), REST-JSON
-(sagemaker-runtime, sagemaker-metrics) and query (STS, IAM). Each turns an HTTP request into
+"""Wire protocols for the model-driven services: JSON 1.1 (SageMaker, CloudWatch Logs, EventBridge),
+JSON 1.0 and Smithy RPC v2 CBOR (CloudWatch), REST-JSON (sagemaker-runtime, sagemaker-metrics) and
+query (STS, IAM, CloudWatch). Each turns an HTTP request into
 (operation, validated params), calls the registered handler, and serialises the result or error by
 the operation's shapes. S3 (REST-XML, streaming) has its own module in emulator/api/s3."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import inspect
 import json
 import logging
@@ -16,13 +18,20 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
+import cbor2
 from botocore.model import OperationModel, Shape
 
 from emulator.aws import models, signing
-from emulator.aws.errors import (AwsError, InternalFailure, NotImplementedOperation, SerializationException,
-                                 UnknownOperationException, ValidationException)
+from emulator.aws.errors import (
+    AwsError,
+    InternalFailure,
+    NotImplementedOperation,
+    SerializationException,
+    UnknownOperationException,
+    ValidationException,
+)
 from emulator.aws.handlers import RequestContext, lookup
-from emulator.aws.serialize import json_value, xml_members
+from emulator.aws.serialize import cbor_value, json_value, to_epoch, xml_members
 from emulator.aws.signing import SignedRequest
 from emulator.aws.validation import validate_input
 
@@ -85,6 +94,8 @@ def error_wire(services: Any, route_service: str, err: AwsError, region: str,
     ctx = RequestContext(services, route_service, "", region, headers=headers)
     if route_service == "json":
         return _json_error(ctx, err)
+    if route_service == "rpcv2-cbor":
+        return _cbor_error(ctx, err)
     if route_service == "query":
         return _query_error(ctx, err, "")
     return _rest_error(ctx, err)
@@ -108,9 +119,12 @@ def _json_loads(body: bytes) -> Any:
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
-# --- JSON 1.1 ------------------------------------------------------------------------------------
+# --- JSON 1.0 / 1.1 --------------------------------------------------------------------------------
 
-JSON_TARGETS = {"SageMaker": "sagemaker", "Logs_20140328": "logs"}
+# X-Amz-Target prefix (the model's targetPrefix, which is also the Smithy service name that RPC v2
+# CBOR puts in its paths) -> botocore service.
+JSON_TARGETS = {"SageMaker": "sagemaker", "Logs_20140328": "logs", "GraniteServiceVersion20100801": "cloudwatch",
+                "AWSEvents": "events"}
 
 
 def dispatch_json(services: Any, target: str, body: bytes, region: str,
@@ -138,13 +152,53 @@ def dispatch_json(services: Any, target: str, body: bytes, region: str,
 
 
 def _json_headers(ctx: RequestContext) -> dict[str, str]:
-    return {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": ctx.request_id}
+    version = "1.1"
+    if ctx.service in JSON_TARGETS.values():
+        version = models.service_model(ctx.service).metadata.get("jsonVersion", "1.1")
+    return {"Content-Type": f"application/x-amz-json-{version}", "x-amzn-RequestId": ctx.request_id}
 
 
 def _json_error(ctx: RequestContext, err: AwsError) -> WireResponse:
-    headers = _json_headers(ctx) | {"X-Amzn-ErrorType": err.code} | err.headers
-    body = {"__type": err.code, "message": err.message, "Message": err.message, **err.extra}
+    code, query_headers = _error_identity(ctx.service, err)
+    headers = _json_headers(ctx) | {"X-Amzn-ErrorType": code} | query_headers | err.headers
+    body = {"__type": code, "message": err.message, "Message": err.message, **err.extra}
     return WireResponse(err.status, json.dumps(body).encode(), headers)
+
+
+# --- errors of services that moved from query to JSON/CBOR (awsQueryCompatible) ----------------------
+
+@lru_cache(maxsize=None)
+def _error_codes(service: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(shape name -> query code, query code -> shape name) from the model's error shapes."""
+    model = models.service_model(service)
+    to_query, to_shape = {}, {}
+    for name in model.shape_names:
+        shape = model.shape_for(name)
+        code = (shape.metadata.get("error") or {}).get("code")
+        if shape.metadata.get("exception") and code:
+            to_query[name] = code
+            to_shape.setdefault(code, name)
+    return to_query, to_shape
+
+
+def query_code(service: str, code: str) -> str:
+    """The code a query-protocol client reads (CloudWatch's ValidationException shape is `ValidationError`).
+    `service` is not known yet for an error answered before the Action was read."""
+    if service not in QUERY_SERVICES:
+        return code
+    return _error_codes(service)[0].get(code, code)
+
+
+def _error_identity(service: str, err: AwsError) -> tuple[str, dict[str, str]]:
+    """The `__type` a JSON or CBOR response carries, and for awsQueryCompatible services the
+    `x-amzn-query-error: <query code>;<Sender|Receiver>` header from which botocore takes the error
+    code its query clients always saw (botocore parsers `_do_query_compatible_error_parse`)."""
+    if service not in JSON_TARGETS.values() or "awsQueryCompatible" not in models.service_model(service).metadata:
+        return err.code, {}
+    to_query, to_shape = _error_codes(service)
+    shape = err.code if err.code in to_query else to_shape.get(err.code, err.code)
+    fault = "Sender" if err.sender_fault else "Receiver"
+    return shape, {"x-amzn-query-error": f"{to_query.get(shape, err.code)};{fault}"}
 
 
 # --- REST-JSON -----------------------------------------------------------------------------------
@@ -318,12 +372,15 @@ def _rest_error(ctx: RequestContext, err: AwsError) -> WireResponse:
     return WireResponse(err.status, json.dumps(body).encode(), headers)
 
 
-# --- query (STS, IAM) ----------------------------------------------------------------------------
+# --- query (STS, IAM, CloudWatch) ----------------------------------------------------------------------
 
-QUERY_SERVICES = ("sts", "iam")
+QUERY_SERVICES = ("sts", "iam", "cloudwatch")
+# SigV4 scope names that differ from botocore's service name (CloudWatch signs as its endpoint prefix).
+SIGNING_NAMES = {"monitoring": "cloudwatch"}
 
 
 def query_service_for(action: str, signing_service: str | None) -> str | None:
+    signing_service = SIGNING_NAMES.get(signing_service or "", signing_service)
     if signing_service in QUERY_SERVICES:
         return signing_service
     for service in QUERY_SERVICES:
@@ -406,7 +463,8 @@ def _list_keys(form: dict[str, str], key: str) -> list[str]:
 
 def _query_error(ctx: RequestContext, err: AwsError, namespace: str) -> WireResponse:
     kind = "Sender" if err.sender_fault else "Receiver"
-    xml = (f'<ErrorResponse xmlns="{namespace}"><Error><Type>{kind}</Type><Code>{err.code}</Code>'
+    code = query_code(ctx.service, err.code)
+    xml = (f'<ErrorResponse xmlns="{namespace}"><Error><Type>{kind}</Type><Code>{code}</Code>'
            f"<Message>{_xml_escape(err.message)}</Message></Error><RequestId>{ctx.request_id}</RequestId>"
            f"</ErrorResponse>")
     return WireResponse(err.status, xml.encode(), {"Content-Type": "text/xml", "x-amzn-RequestId": ctx.request_id})
@@ -415,3 +473,60 @@ def _query_error(ctx: RequestContext, err: AwsError, namespace: str) -> WireResp
 def _xml_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
+
+# --- Smithy RPC v2 CBOR (CloudWatch) -------------------------------------------------------------
+# smithy.io/2.0/additional-specs/protocols/smithy-rpc-v2: POST /service/<Service>/operation/<Op>,
+# `smithy-protocol: rpc-v2-cbor` on request and response, CBOR bodies (RFC 8949), timestamps as tag 1
+# epoch seconds, errors as a map with `__type` and the status code of the error shape.
+
+def dispatch_rpcv2_cbor(services: Any, path: str, body: bytes, region: str,
+                        headers: dict[str, str], auth: SignedRequest | None = None) -> WireResponse:
+    _, _, smithy_service, _, operation = path.split("/", 4)
+    service = JSON_TARGETS.get(smithy_service)
+    ctx = RequestContext(services, service or smithy_service, operation, region, headers=headers)
+    try:
+        _authenticate(services, models.operation_model(service, operation) if service else None, auth, "json")
+        if service is None:
+            raise UnknownOperationException(f"Unknown service {smithy_service}")
+        op = models.operation_model(service, operation)
+        if op is None:
+            raise UnknownOperationException(f"Unknown operation {operation}")
+        params = _cbor_loads(body) if body else {}
+        if not isinstance(params, dict):
+            raise SerializationException("Expected a CBOR map as the request body.")
+        result = _call(ctx, op, params)
+        payload = cbor_value(op.output_shape, result) if op.output_shape else {}
+        return WireResponse(200, cbor2.dumps(payload, datetime_as_timestamp=True), _cbor_headers(ctx))
+    except AwsError as err:
+        return _cbor_error(ctx, err)
+    except Exception as exc:  # noqa: BLE001
+        return _cbor_error(ctx, _internal(exc))
+
+
+def _cbor_loads(body: bytes) -> Any:
+    try:
+        data = cbor2.loads(body)
+    except (cbor2.CBORDecodeError, ValueError, RecursionError):
+        raise SerializationException("Could not parse the request body as CBOR.") from None
+    return _plain(data)
+
+
+def _plain(value: Any) -> Any:
+    """Decoded CBOR as the JSON protocols would have delivered it: timestamps as epoch seconds."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return to_epoch(value)
+    return value
+
+
+def _cbor_headers(ctx: RequestContext) -> dict[str, str]:
+    return {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor", "x-amzn-RequestId": ctx.request_id}
+
+
+def _cbor_error(ctx: RequestContext, err: AwsError) -> WireResponse:
+    code, query_headers = _error_identity(ctx.service, err)
+    body = {"__type": code, "message": err.message, **err.extra}
+    return WireResponse(err.status, cbor2.dumps(body), _cbor_headers(ctx) | query_headers | err.headers)

@@ -35,21 +35,34 @@ def to_iso(value: Any) -> str:
 
 def json_value(shape: Shape | None, value: Any) -> Any:
     """Turn a handler's result into the JSON the client's parser expects for `shape`."""
+    return shaped(shape, value, _json_leaf)
+
+
+def cbor_value(shape: Shape | None, value: Any) -> Any:
+    """A handler's result as the CBOR data items an RPC v2 CBOR client expects for `shape`: timestamps
+    as datetimes (encoded as tag 1), blobs as byte strings, doubles as floats."""
+    return shaped(shape, value, _cbor_leaf)
+
+
+def shaped(shape: Shape | None, value: Any, leaf) -> Any:
+    """Walk `value` along `shape`, keeping only modelled members; `leaf(shape, value)` encodes scalars."""
     if value is None or shape is None:
         return value
     kind = shape.type_name
     if kind == "structure":
         if not isinstance(value, dict):
             return value
-        out = {}
-        for name, member in shape.members.items():
-            if name in value and value[name] is not None:
-                out[name] = json_value(member, value[name])
-        return out
+        return {name: shaped(member, value[name], leaf) for name, member in shape.members.items()
+                if value.get(name) is not None}
     if kind == "list":
-        return [json_value(shape.member, v) for v in value]
+        return [shaped(shape.member, v, leaf) for v in value]
     if kind == "map":
-        return {k: json_value(shape.value, v) for k, v in value.items()}
+        return {k: shaped(shape.value, v, leaf) for k, v in value.items()}
+    return leaf(shape, value)
+
+
+def _json_leaf(shape: Shape, value: Any) -> Any:
+    kind = shape.type_name
     if kind == "timestamp":
         return to_epoch(value)
     if kind == "blob":
@@ -60,8 +73,21 @@ def json_value(shape: Shape | None, value: Any) -> Any:
     return value
 
 
+def _cbor_leaf(shape: Shape, value: Any) -> Any:
+    kind = shape.type_name
+    if kind == "timestamp":
+        return dt.datetime.fromtimestamp(to_epoch(value), tz=dt.timezone.utc)
+    if kind == "blob":
+        return value.encode() if isinstance(value, str) else bytes(value)
+    if kind in ("float", "double"):
+        return float(value)  # CBOR carries NaN and the infinities natively ("NaN" -> nan)
+    if kind in ("integer", "long") and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def xml_members(shape: Shape | None, value: Any, name: str) -> str:
-    """Query-protocol (STS/IAM) XML for one member."""
+    """Query-protocol (STS, IAM, CloudWatch) XML for one member."""
     if value is None or shape is None:
         return ""
     kind = shape.type_name
@@ -71,6 +97,10 @@ def xml_members(shape: Shape | None, value: Any, name: str) -> str:
         return f"<{name}>{inner}</{name}>"
     if kind == "list":
         inner = "".join(xml_members(shape.member, v, "member") for v in value)
+        return f"<{name}>{inner}</{name}>"
+    if kind == "map":  # non-flattened: <entry><key/><value/></entry>, as botocore's query parser reads it
+        inner = "".join(f"<entry>{xml_members(shape.key, k, 'key')}{xml_members(shape.value, v, 'value')}</entry>"
+                        for k, v in value.items())
         return f"<{name}>{inner}</{name}>"
     if kind == "timestamp":
         text = to_iso(value)

@@ -123,7 +123,9 @@ def _check(shape: Shape, value: Any, path: str, out: _Collector) -> None:
             raise SerializationException(f"Expected a list at '{path}'")
         _check_size(shape, value, len(value), path, out)
         for i, item in enumerate(value, start=1):
-            if item is not None:
+            if item is None:
+                _null_item(shape, f"{path}.{i}.member")
+            else:
                 _check(shape.member, item, f"{path}.{i}.member", out)
     elif kind == "map":
         if not isinstance(value, dict):
@@ -131,7 +133,9 @@ def _check(shape: Shape, value: Any, path: str, out: _Collector) -> None:
         _check_size(shape, value, len(value), path, out)
         for key, item in value.items():
             _check(shape.key, key, path, out)
-            if item is not None:
+            if item is None:
+                _null_item(shape, f"{path}.{key}")
+            else:
                 _check(shape.value, item, f"{path}.{key}", out)
     elif kind == "string":
         if not isinstance(value, str):
@@ -180,6 +184,13 @@ def _check(shape: Shape, value: Any, path: str, out: _Collector) -> None:
         if not isinstance(value, (str, bytes)):
             raise SerializationException(f"Expected a blob at '{path}'")
         _check_size(shape, _SENSITIVE if shape.metadata.get("sensitive") else value, len(value), path, out)
+
+
+def _null_item(shape: Shape, path: str) -> None:
+    """A null in a list or map the model does not mark `sparse` (Smithy's protocol tests:
+    "When a dense list contains null, the response should be a 400 SerializationException")."""
+    if not shape.metadata.get("sparse"):
+        raise SerializationException(f"Null value at '{path}': the collection cannot hold nulls")
 
 
 def _check_size(shape: Shape, value: Any, size: int, path: str, out: _Collector) -> None:

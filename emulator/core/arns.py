@@ -95,3 +95,17 @@ def region_of(arn: str) -> str:
 def arn_resource_name(arn: str) -> str:
     """The last path segment of an ARN's resource part (`.../training-job/NAME` -> NAME)."""
     return arn.rsplit("/", 1)[-1]
+
+
+def alarm_arn(name: str, region: str, account: str) -> str:
+    return f"arn:{partition(region)}:cloudwatch:{region}:{account}:alarm:{name}"
+
+
+def event_bus_arn(bus: str, region: str, account: str) -> str:
+    return f"arn:{partition(region)}:events:{region}:{account}:event-bus/{bus}"
+
+
+def event_rule_arn(rule: str, bus: str, region: str, account: str) -> str:
+    # Rules on the default bus leave the bus out of their ARN (EventBridge API reference, PutRule).
+    path = rule if bus == "default" else f"{bus}/{rule}"
+    return f"arn:{partition(region)}:events:{region}:{account}:rule/{path}"

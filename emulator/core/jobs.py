@@ -22,6 +22,7 @@ from typing import Any
 from emulator.aws.errors import ResourceInUse, ResourceLimitExceeded, ValidationException
 from emulator.core import arns, file_inputs
 from emulator.core.container_paths import check_processing_paths, check_training_paths
+from emulator.core.events import sagemaker as state_events
 from emulator.core.listing import ListFields, list_page, pick
 from emulator.core.services import Services
 
@@ -242,6 +243,7 @@ def _insert(services: Services, kind: JobKind, name: str, arn: str, body: dict, 
     services.records.insert(kind.kind, name, arn, body, conflict)
     if tags:
         services.records.add_tags(arn, tags)
+    state_events.status_changed(services, kind.kind, body, None)
     try:
         from emulator.core import experiments
         experiments.on_job_created(services, arns.region_of(arn), kind.kind, body)
@@ -275,10 +277,16 @@ def list_jobs(services: Services, kind: JobKind, req: dict[str, Any]) -> tuple[l
 # --- transitions (the one status writer) ----------------------------------------------------
 
 def update_job(services: Services, kind: JobKind, name: str, change) -> dict[str, Any] | None:
+    previous: list[str] = []
+
     def apply(body: dict) -> None:
+        previous.append(body.get(kind.status_field))
         change(body)
         body["LastModifiedTime"] = _now()
-    return services.records.update(kind.kind, name, apply)
+    job = services.records.update(kind.kind, name, apply)
+    if job is not None:
+        state_events.status_changed(services, kind.kind, job, previous[-1])
+    return job
 
 
 def set_secondary_status(services: Services, name: str, status: str, message: str | None = None) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from emulator.aws.errors import ConflictException, ResourceNotFound, ValidationException
 from emulator.core import arns
+from emulator.core.events import sagemaker as state_events
 from emulator.core.services import Services
 from emulator.store.db import register_schema
 
@@ -158,15 +159,20 @@ def insert_execution(services: Services, body: dict[str, Any]) -> None:
     arn = body["PipelineExecutionArn"]
     services.records.insert(EXECUTION, arn, arn, body,
                             lambda: ConflictException(f"Pipeline execution {arn} already exists."))
+    state_events.execution_changed(services, None, body)
 
 
 def update_execution(services: Services, arn: str, change: Callable[[dict], Any]) -> dict[str, Any]:
+    before: list[dict] = []
+
     def apply(body: dict) -> None:
+        before.append(json.loads(json.dumps({k: body.get(k) for k in ("PipelineExecutionStatus", "_steps")})))
         change(body)
         body["LastModifiedTime"] = time.time()
     body = services.records.update(EXECUTION, arn, apply)
     if body is None:
         raise ResourceNotFound(f"Pipeline execution '{arn}' does not exist.")
+    state_events.execution_changed(services, before[-1], body)
     return body
 
 

@@ -25,6 +25,7 @@ from types import ModuleType
 from typing import Any
 
 from emulator.core import arns, experiments, jobs
+from emulator.core.cloudwatch import sagemaker as cloudwatch
 from emulator.runtime import staging
 from emulator.runtime.backend import ContainerSpec, ContainerState, Mount
 from emulator.runtime.batch.driver import Host as DriverHost
@@ -330,6 +331,7 @@ class JobRun:
         jobs.finish_job(self.services, self.kind, self.name, outcome.status, failure_reason=outcome.failure_reason,
                         exit_message=outcome.exit_message, secondary=outcome.secondary,
                         final_metrics=self.metrics.final())
+        self._publish_cloudwatch_metrics(outcome.status)
 
     def fail(self, reason: str) -> None:
         jobs.finish_job(self.services, self.kind, self.name, "Failed", failure_reason=reason,
@@ -360,6 +362,19 @@ class JobRun:
             experiments.record_job_metrics(self.services, self.kind.kind, self.name, points)
         except Exception:  # noqa: BLE001 - metrics must never fail the job
             log.exception("could not record the metric series of %s", self.name)
+
+    def _publish_cloudwatch_metrics(self, status: str) -> None:
+        """What the platform sends CloudWatch once the job is over (core/cloudwatch/sagemaker.py): a
+        training job's metric definitions over its stored log, a completed monitoring job's metric file."""
+        try:
+            if self.kind is jobs.TRAINING:
+                cloudwatch.publish_training_metrics(self.services, self.name, self.metrics.definitions)
+            elif status == "Completed":
+                lines = [line for host in self.hosts for line in _metric_file_lines(host.ml)]
+                if lines:
+                    cloudwatch.publish_monitoring_metrics(self.services, self.job, lines)
+        except Exception:  # noqa: BLE001 - metrics must never fail the job
+            log.exception("could not publish the CloudWatch metrics of %s", self.name)
 
     def _collect(self, upload: Upload) -> None:
         if upload.archive:
@@ -444,4 +459,26 @@ class JobRun:
         env.update(self.contract.environment(self.job))
         env.update(self.job.get("Environment") or {})
         return env
+
+
+METRIC_FILE_LIMIT = 16 * 1024 * 1024
+
+
+def _metric_file_lines(ml: Path) -> list[str]:
+    """Lines of /opt/ml/output/metrics/cloudwatch/*.jsonl as the container left them: regular files
+    inside the host's folder only (a planted link is not followed), at most METRIC_FILE_LIMIT bytes."""
+    folder = ml / "output" / "metrics" / "cloudwatch"
+    root = ml.resolve()
+    if folder.is_symlink() or not folder.is_dir() or not folder.resolve().is_relative_to(root):
+        return []
+    lines: list[str] = []
+    budget = METRIC_FILE_LIMIT
+    for path in sorted(folder.glob("*.jsonl")):
+        if path.is_symlink() or not path.is_file() or budget <= 0:
+            continue
+        with path.open("rb") as handle:
+            data = handle.read(budget)
+        budget -= len(data)
+        lines += data.decode(errors="replace").splitlines()
+    return lines
 

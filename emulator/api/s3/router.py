@@ -148,10 +148,10 @@ def _object_route(ctx: S3Request) -> Handler:
         return partial(objects.get_object, head=method == "HEAD")
     if method == "PUT":
         if "uploadId" in query or "partNumber" in query:
-            if "x-amz-copy-source" in headers:
-                return multipart.upload_part_copy
             if "uploadId" not in query:
                 return _missing_upload_id
+            if "x-amz-copy-source" in headers:
+                return multipart.upload_part_copy
             return multipart.upload_part
         if "acl" in query:
             return objects.put_object_acl
