@@ -39,9 +39,10 @@ def test_training_job_metrics_are_published_per_host(server, sagemaker, bucket, 
     listed = eventually(lambda: cw.list_metrics(Namespace="/aws/sagemaker/TrainingJobs", Dimensions=dims)["Metrics"],
                         bool)
     assert listed == [{"Namespace": "/aws/sagemaker/TrainingJobs", "MetricName": "train:loss", "Dimensions": dims}]
+    # One period over the whole window: the two lines may straddle a shorter period's boundary.
     stats = cw.get_metric_statistics(Namespace="/aws/sagemaker/TrainingJobs", MetricName="train:loss",
                                      Dimensions=dims, StartTime=datetime.now(UTC) - timedelta(hours=1),
-                                     EndTime=datetime.now(UTC) + timedelta(minutes=5), Period=3600,
+                                     EndTime=datetime.now(UTC) + timedelta(minutes=5), Period=7200,
                                      Statistics=["Minimum", "Maximum", "SampleCount"])
     (point,) = stats["Datapoints"]
     assert (point["Minimum"], point["Maximum"], point["SampleCount"]) == (0.25, 0.75, 2.0)
