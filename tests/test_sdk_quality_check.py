@@ -179,3 +179,63 @@ def test_quality_check_baseline_lifecycle_and_registered_baselines(images, pipel
     status, steps = run(pipeline, Dataset=f"s3://{bucket}/datasets/drifted.csv", FailOnViolation=False)
     assert status == "Succeeded", steps
     assert steps["DataQuality"]["Metadata"]["QualityCheck"]["ViolationReport"].endswith("/constraint_violations.json")
+
+
+def test_model_quality_check_against_a_supplied_baseline(images, pipeline_session, server, tmp_path):
+    """Model quality: a first run calculates the baseline; later runs are given it through
+    supplied_baseline_* parameters, and worse predictions fail the check."""
+    import pandas as pd
+    from sagemaker.model_monitor.dataset_format import DatasetFormat
+    from sagemaker.workflow.check_job_config import CheckJobConfig
+    from sagemaker.workflow.parameters import ParameterBoolean, ParameterString
+    from sagemaker.workflow.pipeline import Pipeline
+    from sagemaker.workflow.quality_check_step import ModelQualityCheckConfig, QualityCheckStep
+
+    s3 = server.client("s3")
+    bucket = pipeline_session.default_bucket()
+    rng = np.random.default_rng(11)
+    for key, noise in (("good", 0.0), ("bad", 0.45)):
+        rows = churn_like(rng, 1500)
+        prediction = (rows["score"] >= 0.5).astype(int)
+        flipped = rng.random(len(prediction)) < noise
+        prediction[flipped] = 1 - prediction[flipped]
+        frame = pd.DataFrame({"label": rows["label"], "prediction": prediction, "probability": rows["score"].round(6)})
+        frame.to_csv(tmp_path / f"{key}.csv", index=False)
+        s3.upload_file(str(tmp_path / f"{key}.csv"), bucket, f"predictions/{key}.csv")
+
+    dataset = ParameterString(name="Dataset")
+    skip = ParameterBoolean(name="SkipCheck", default_value=False)
+    statistics = ParameterString(name="BaselineStatistics", default_value="")
+    constraints = ParameterString(name="BaselineConstraints", default_value="")
+    check = QualityCheckStep(
+        name="ModelQuality",
+        quality_check_config=ModelQualityCheckConfig(
+            baseline_dataset=dataset, dataset_format=DatasetFormat.csv(header=True),
+            problem_type="BinaryClassification", inference_attribute="prediction",
+            probability_attribute="probability", ground_truth_attribute="label",
+            output_s3_uri=f"s3://{bucket}/model-quality"),
+        check_job_config=CheckJobConfig(role=ROLE, instance_count=1, instance_type="ml.m5.large",
+                                        sagemaker_session=pipeline_session),
+        skip_check=skip, register_new_baseline=skip,
+        supplied_baseline_statistics=statistics, supplied_baseline_constraints=constraints)
+    pipeline = Pipeline(name=unique("MQCheck"), parameters=[dataset, skip, statistics, constraints], steps=[check],
+                        sagemaker_session=pipeline_session)
+    pipeline.upsert(role_arn=ROLE)
+
+    status, steps = run(pipeline, Dataset=f"s3://{bucket}/predictions/good.csv", SkipCheck=True)
+    assert status == "Succeeded", steps
+    first = steps["ModelQuality"]["Metadata"]["QualityCheck"]
+    assert first["CheckType"] == "MODEL_QUALITY" and "ModelPackageGroupName" not in first
+    baseline = read_json(server, first["CalculatedBaselineConstraints"])["binary_classification_constraints"]
+    assert baseline["f1"]["comparison_operator"] == "LessThanThreshold"
+
+    status, steps = run(pipeline, Dataset=f"s3://{bucket}/predictions/bad.csv",
+                        BaselineStatistics=first["CalculatedBaselineStatistics"],
+                        BaselineConstraints=first["CalculatedBaselineConstraints"])
+    assert status == "Failed"
+    second = steps["ModelQuality"]
+    metadata = second["Metadata"]["QualityCheck"]
+    assert metadata["BaselineUsedForDriftCheckConstraints"] == first["CalculatedBaselineConstraints"]
+    assert second["FailureReason"].startswith("ClientError: Quality check failed. See violation report at s3://")
+    checks = {v["metric_name"] for v in read_json(server, metadata["ViolationReport"])["violations"]}
+    assert "f1" in checks or "accuracy" in checks, checks
