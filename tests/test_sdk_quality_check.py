@@ -20,7 +20,6 @@ import numpy as np
 import pytest
 from botocore.exceptions import WaiterError
 
-from emulator.testing.sdk import sdk_environment, sdk_session
 from tests.jobhelpers import ROLE, ensure_byo_image, unique
 from tests.monitorhelpers import baseline_csv, churn_like
 
@@ -31,14 +30,6 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 def images():
     from emulator.runtime.images import build_images
     return build_images(["model-monitor-analyzer"], print)
-
-
-@pytest.fixture
-def pipeline_session(server, monkeypatch, tmp_path):
-    sdk_environment(monkeypatch, server, tmp_path)
-    bucket = unique("qcheck")
-    server.client("s3").create_bucket(Bucket=bucket)
-    return sdk_session(server, bucket, pipeline=True)
 
 
 def read_json(server, uri: str) -> dict:
