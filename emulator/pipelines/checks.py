@@ -53,8 +53,8 @@ def _flag(value: Any, default: bool) -> bool:
     return bool(value)
 
 
-def _uri(value: Any) -> str | None:
-    """A supplied baseline: a string, where "" (a parameter left at its default) means none."""
+def _text(value: Any) -> str | None:
+    """A group name or a supplied baseline: a string, where "" (a parameter left at its default) means none."""
     return value if isinstance(value, str) and value and value != "None" else None
 
 
@@ -66,19 +66,20 @@ def settings(raw_step: dict[str, Any], scope: Scope) -> CheckSettings:
         skip_check=_flag(fields.get("SkipCheck"), False),
         register_new_baseline=_flag(fields.get("RegisterNewBaseline"), False),
         fail_on_violation=_flag(fields.get("FailOnViolation"), True),
-        group=_uri(fields.get("ModelPackageGroupName")),
-        supplied_statistics=_uri(fields.get("SuppliedBaselineStatistics")),
-        supplied_constraints=_uri(fields.get("SuppliedBaselineConstraints")))
+        group=_text(fields.get("ModelPackageGroupName")),
+        supplied_statistics=_text(fields.get("SuppliedBaselineStatistics")),
+        supplied_constraints=_text(fields.get("SuppliedBaselineConstraints")))
 
 
 def drift_baseline(services: Services, region: str, check: CheckSettings) -> tuple[str | None, str | None]:
     """(statistics, constraints) S3 URIs of the baseline the drift check uses."""
     if check.supplied_statistics or check.supplied_constraints:
         return check.supplied_statistics, check.supplied_constraints
-    if not check.group or model_registry.find_group(services, check.group, region) is None:
+    group = model_registry.find_group(services, check.group, region) if check.group else None
+    if group is None:
         return None, None
-    group = model_registry.get_group(services, check.group, region)["ModelPackageGroupName"]
-    approved = [p for p in model_registry.packages_in(services, group) if p.get("ModelApprovalStatus") == "Approved"]
+    approved = [p for p in model_registry.packages_in(services, group["ModelPackageGroupName"])
+                if p.get("ModelApprovalStatus") == "Approved"]
     if not approved:
         return None, None
     latest = max(approved, key=lambda p: p["ModelPackageVersion"])
