@@ -173,14 +173,15 @@ def test_quality_check_baseline_lifecycle_and_registered_baselines(images, pipel
 
 
 def test_model_quality_check_against_a_supplied_baseline(images, pipeline_session, server, tmp_path):
-    """Model quality: a first run calculates the baseline; later runs are given it through
-    supplied_baseline_* parameters, and worse predictions fail the check."""
+    """Model quality: a first run calculates the baseline (a second identical run is a cache hit); later
+    runs are given it through supplied_baseline_* parameters, and worse predictions fail the check."""
     import pandas as pd
     from sagemaker.model_monitor.dataset_format import DatasetFormat
     from sagemaker.workflow.check_job_config import CheckJobConfig
     from sagemaker.workflow.parameters import ParameterBoolean, ParameterString
     from sagemaker.workflow.pipeline import Pipeline
     from sagemaker.workflow.quality_check_step import ModelQualityCheckConfig, QualityCheckStep
+    from sagemaker.workflow.steps import CacheConfig
 
     s3 = server.client("s3")
     bucket = pipeline_session.default_bucket()
@@ -208,7 +209,8 @@ def test_model_quality_check_against_a_supplied_baseline(images, pipeline_sessio
         check_job_config=CheckJobConfig(role=ROLE, instance_count=1, instance_type="ml.m5.large",
                                         sagemaker_session=pipeline_session),
         skip_check=skip, register_new_baseline=skip,
-        supplied_baseline_statistics=statistics, supplied_baseline_constraints=constraints)
+        supplied_baseline_statistics=statistics, supplied_baseline_constraints=constraints,
+        cache_config=CacheConfig(enable_caching=True, expire_after="P1D"))
     pipeline = Pipeline(name=unique("MQCheck"), parameters=[dataset, skip, statistics, constraints], steps=[check],
                         sagemaker_session=pipeline_session)
     pipeline.upsert(role_arn=ROLE)
@@ -219,6 +221,9 @@ def test_model_quality_check_against_a_supplied_baseline(images, pipeline_sessio
     assert first["CheckType"] == "MODEL_QUALITY" and "ModelPackageGroupName" not in first
     baseline = read_json(server, first["CalculatedBaselineConstraints"])["binary_classification_constraints"]
     assert baseline["f1"]["comparison_operator"] == "LessThanThreshold"
+    status, steps = run(pipeline, Dataset=f"s3://{bucket}/predictions/good.csv", SkipCheck=True)
+    assert status == "Succeeded" and "SourcePipelineExecutionArn" in steps["ModelQuality"]["CacheHitResult"]
+    assert steps["ModelQuality"]["Metadata"]["QualityCheck"] == first
 
     status, steps = run(pipeline, Dataset=f"s3://{bucket}/predictions/bad.csv",
                         BaselineStatistics=first["CalculatedBaselineStatistics"],
