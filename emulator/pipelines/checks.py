@@ -8,7 +8,8 @@ fields beside them decide what that job compares against and what the step repor
   else the DriftCheckBaselines of the latest approved model package in ModelPackageGroupName
   (ModelDataQuality for DATA_QUALITY, ModelQuality for MODEL_QUALITY);
 - SkipCheck runs the job only to calculate a new baseline; otherwise the job gets that baseline as
-  `baseline_constraints` / `baseline_statistics` and writes constraint_violations.json;
+  `baseline_constraints` / `baseline_statistics` and writes constraint_violations.json; unless both
+  SkipCheck and RegisterNewBaseline are set, that baseline must exist;
 - the step always reports the new baseline as CalculatedBaseline*, and as BaselineUsedForDriftCheck*
   when RegisterNewBaseline is true (otherwise the baseline it checked against, or would have);
 - FailOnViolation fails the step when the job found violations.
@@ -107,12 +108,14 @@ def start_metadata(services: Services, region: str, check: CheckSettings, reques
                    job_arn: str) -> dict[str, Any]:
     """QualityCheckStepMetadata before the job runs; with the check on, the baseline joins `request`."""
     statistics, constraints = drift_baseline(services, region, check)
+    # "If it is set to False, the previous baseline of the configured check type must be available"
+    # (QualityCheckStepMetadata, SkipCheck and RegisterNewBaseline).
+    if not constraints and not (check.skip_check and check.register_new_baseline):
+        raise CheckError(
+            f"ClientError: No previous baseline of check type {check.check_type} is available: supply "
+            "SuppliedBaselineConstraints, or register an approved model package with DriftCheckBaselines in "
+            "the model package group; a first run sets SkipCheck and RegisterNewBaseline.")
     if not check.skip_check:
-        if not constraints:
-            raise CheckError(
-                "ClientError: No baseline constraints to check against: supply SuppliedBaselineConstraints, "
-                "register an approved model package with DriftCheckBaselines in the model package group, "
-                "or set SkipCheck to calculate a first baseline.")
         with_baseline(request, statistics, constraints)
     metadata = {"CheckType": check.check_type, "SkipCheck": check.skip_check,
                 "RegisterNewBaseline": check.register_new_baseline, "CheckJobArn": job_arn,
