@@ -72,6 +72,18 @@ def byo_image() -> str:
     return ensure_byo_image()
 
 
+@pytest.fixture
+def pipeline_session(server, monkeypatch, tmp_path):
+    """A SageMaker SDK v2 PipelineSession on `server`, with a fresh default bucket."""
+    from emulator.testing.sdk import sdk_environment, sdk_session
+    from tests.jobhelpers import unique
+
+    sdk_environment(monkeypatch, server, tmp_path)
+    bucket = unique("sdkpipe")
+    server.client("s3").create_bucket(Bucket=bucket)
+    return sdk_session(server, bucket, pipeline=True)
+
+
 # Some tests pick their emulator at run time (getfixturevalue), so their fixture names count too.
 EMULATOR_FIXTURES = {"sagemaker_emulator", "sagemaker_emulator_factory", "server", "tls_server", "any_server",
                      "pytester"}

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from tests.jobhelpers import ROLE, ensure_byo_image, unique
-from tests.test_sdk_pipelines import pipeline_session  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -22,7 +21,7 @@ COUNT = """
 """
 
 
-def test_train_model_transform_pipeline(pipeline_session, tmp_path, server):  # noqa: F811
+def test_train_model_transform_pipeline(pipeline_session, tmp_path, server):
     from sagemaker import image_uris
     from sagemaker.estimator import Estimator
     from sagemaker.inputs import TrainingInput

@@ -305,11 +305,47 @@ def test_callback_step_waits_for_send_step_success(sagemaker):
 
 
 def test_unrunnable_step_types_fail_clearly(sagemaker):
-    steps = [{"Name": "Emr", "Type": "EMR", "Arguments": {"ClusterId": "j-1", "StepConfig": {}}}]
+    steps = [{"Name": "Emr", "Type": "EMR", "Arguments": {"ClusterId": "j-1", "StepConfig": {}}},
+             {"Name": "Bias", "Type": "ClarifyCheck", "Arguments": {}, "CheckType": "DATA_BIAS", "SkipCheck": False}]
     name = create(sagemaker, steps)
     arn = sagemaker.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
     assert wait_execution(sagemaker, arn)["PipelineExecutionStatus"] == "Failed"
-    assert "cannot run in the SageMaker Emulator" in steps_by_name(sagemaker, arn)["Emr"]["FailureReason"]
+    steps = steps_by_name(sagemaker, arn)
+    assert "cannot run in the SageMaker Emulator" in steps["Emr"]["FailureReason"]
+    assert steps["Bias"]["FailureReason"].startswith("ClarifyCheck steps cannot run in the SageMaker Emulator")
+
+
+def test_quality_check_without_a_baseline_to_check_against_fails_before_running(sagemaker, bucket):
+    """Nothing supplied and no approved package in the group: with SkipCheck or RegisterNewBaseline
+    false the previous baseline must exist, so the step fails at once, before any job. A parameter left
+    at "" supplies nothing."""
+    analyzer = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
+    check = {"Name": "DQ", "Type": "QualityCheck", "Arguments": {
+        "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1,
+                                                  "VolumeSizeInGB": 30}},
+        "AppSpecification": {"ImageUri": analyzer}, "RoleArn": ROLE,
+        "ProcessingOutputConfig": {"Outputs": [{"OutputName": "quality_check_output", "S3Output": {
+            "S3Uri": f"s3://{bucket}/dq", "LocalPath": "/opt/ml/processing/output", "S3UploadMode": "EndOfJob"}}]},
+        "Environment": {"output_path": "/opt/ml/processing/output", "dataset_source": "/opt/ml/processing/input"}},
+        "CheckType": "DATA_QUALITY", "ModelPackageGroupName": {"Get": "Parameters.Group"},
+        "SkipCheck": {"Get": "Parameters.Skip"},
+        "FailOnViolation": True, "RegisterNewBaseline": False,
+        "SuppliedBaselineStatistics": {"Get": "Parameters.Supplied"}, "SuppliedBaselineConstraints": None}
+    name = create(sagemaker, [check], [{"Name": "Group", "Type": "String", "DefaultValue": unique("nogroup")},
+                                       {"Name": "Supplied", "Type": "String", "DefaultValue": ""},
+                                       {"Name": "Skip", "Type": "Boolean", "DefaultValue": False}])
+    for skip in ("false", "true"):  # the check on; or off, but the old baseline kept (RegisterNewBaseline false)
+        arn = sagemaker.start_pipeline_execution(PipelineName=name, PipelineParameters=[
+            {"Name": "Skip", "Value": skip}])["PipelineExecutionArn"]
+        assert wait_execution(sagemaker, arn)["PipelineExecutionStatus"] == "Failed"
+        step = steps_by_name(sagemaker, arn)["DQ"]
+        assert step["FailureReason"].startswith(
+            "ClientError: No previous baseline of check type DATA_QUALITY is available"), step["FailureReason"]
+        assert sagemaker.list_processing_jobs(NameContains=arn.split("/")[-1])["ProcessingJobSummaries"] == []
+    with pytest.raises(sagemaker.exceptions.ClientError, match="parameter Missing"):
+        create(sagemaker, [{**check, "SkipCheck": {"Get": "Parameters.Missing"}}],
+               [{"Name": "Group", "Type": "String"}, {"Name": "Supplied", "Type": "String"},
+                {"Name": "Skip", "Type": "Boolean"}])
 
 
 def test_start_parameter_errors(sagemaker):

@@ -9,7 +9,6 @@ import textwrap
 
 import pytest
 
-from emulator.testing.sdk import sdk_environment, sdk_session
 from tests.jobhelpers import ROLE, ensure_byo_image, unique
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -21,14 +20,6 @@ EVALUATE = """
     (out / "evaluation.json").write_text(json.dumps({"regression_metrics": {"mse": {"value": mse}}}))
     print("mse", mse)
 """
-
-
-@pytest.fixture
-def pipeline_session(server, monkeypatch, tmp_path):
-    sdk_environment(monkeypatch, server, tmp_path)
-    bucket = unique("sdkpipe")
-    server.client("s3").create_bucket(Bucket=bucket)
-    return sdk_session(server, bucket, pipeline=True)
 
 
 def build(session, tmp_path, name: str):

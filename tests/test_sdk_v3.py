@@ -7,6 +7,7 @@ SDK v2 and v3 cannot share a virtualenv, so v3 lives in its own venv (created on
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -132,3 +133,32 @@ def test_v3_model_package_get_update_and_get_all(server, sdk3_python, tmp_path):
     lines = dict(line.split(" ", 1) for line in result.stdout.splitlines()
                  if line.startswith(("UPDATED", "LISTED", "APPROVED")))
     assert lines == {"UPDATED": "Approved", "LISTED": "1,2", "APPROVED": "Approved"}
+
+
+@pytest.mark.docker
+def test_v3_quality_check_step_calculates_and_registers_a_baseline(server, sdk3_python, tmp_path):
+    """SDK v3's QualityCheckStep builds the same step as v2's: the analyzer's baseline comes back as the
+    step's calculated and drift-check baseline (the lifecycle is tested with v2: test_sdk_quality_check)."""
+    from emulator.runtime.images import build_images
+    build_images(["model-monitor-analyzer"], print)
+    bucket = unique("sdk3check")
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="data/train.csv", Body=b"label,x,kind\n" + b"".join(
+        f"{i % 2},{i * 0.5},{'ab'[i % 2]}\n".encode() for i in range(200)))
+    config = tmp_path / "sdk.yaml"
+    config.write_text("SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n")
+    env = {**server.client_env(), "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config)}
+    result = subprocess.run([sdk3_python, str(HERE / "sdk3" / "quality_check.py"), bucket,
+                             f"s3://{bucket}/data/train.csv", unique("V3Check")],
+                            env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines()
+                 if line.startswith(("STATUS", "REASON", "METADATA")))
+    assert lines["STATUS"] == "Succeeded", lines
+    metadata = json.loads(lines["METADATA"])
+    assert metadata["SkipCheck"] is True and metadata["CheckType"] == "DATA_QUALITY"
+    assert metadata["BaselineUsedForDriftCheckConstraints"] == metadata["CalculatedBaselineConstraints"]
+    key = metadata["CalculatedBaselineStatistics"].split(f"s3://{bucket}/", 1)[1]
+    statistics = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert statistics["dataset"]["item_count"] == 200

@@ -11,6 +11,7 @@ import re
 import struct
 
 import pytest
+import requests
 from botocore.exceptions import WaiterError
 
 from emulator.runtime.batch import processing, records
@@ -178,10 +179,25 @@ def test_the_container_sees_sagemakers_batch_environment(emu, model):
 
 @pytest.mark.docker
 def test_a_failed_object_gets_no_output_and_fails_the_job(emu, model):
+    emu.client("events").put_rule(Name="transform-events", EventPattern=json.dumps({
+        "source": ["aws.sagemaker"], "detail-type": ["SageMaker Transform Job State Change"],
+        "detail": {"TransformJobName": ["tf-fail"]}}))
+    emu.client("events").put_targets(Rule="transform-events", Targets=[
+        {"Id": "topic", "Arn": "arn:aws:sns:us-east-1:000000000000:transforms"}])
     _put(emu, {"mixed/good.csv": b"1,2\n", "mixed/bad.csv": b"1,2\nFAIL,3\n"})
     job = _run(emu, "tf-fail", model, "mixed/", "mixed-out", ModelClientConfig={"InvocationsMaxRetries": 1})
     assert job["TransformJobStatus"] == "Failed"
     assert job["FailureReason"] == "AlgorithmError: See job logs for more information"
+    # The state-change events, each with the DescribeTransformJob response as detail.
+    def delivered() -> list[dict] | None:
+        found = requests.get(emu.endpoint + "/_emulator/events", timeout=10).json()["deliveries"]
+        events = [json.loads(d["result"]["input"]) for d in reversed(found) if d["rule"] == "transform-events"]
+        return events if len(events) == 2 else None
+    events = wait_until(delivered, timeout=30, interval=0.2, what="the transform job's events")
+    assert [e["detail"]["TransformJobStatus"] for e in events] == ["InProgress", "Failed"]
+    assert events[1]["detail"]["FailureReason"] == job["FailureReason"]
+    assert events[1]["resources"] == [job["TransformJobArn"]]
+    assert abs(events[1]["detail"]["TransformEndTime"] - job["TransformEndTime"].timestamp() * 1000) <= 1  # ms
     assert set(_outputs(emu, "mixed-out/")) == {"mixed-out/good.csv.out"}
     log = _log(emu, "tf-fail")
     data_log = next(lines for stream, lines in log.items() if stream.endswith("/data-log"))

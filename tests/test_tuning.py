@@ -270,6 +270,11 @@ def test_completion_criteria_end_the_search_early(services):
 
 
 def test_stop_stops_running_training_jobs(services):
+    from emulator.core.events import delivery, rules
+    rules.put_rule(services, "us-east-1", {"Name": "tuning-events", "EventPattern": json.dumps({
+        "source": ["aws.sagemaker"], "detail-type": ["SageMaker HyperParameter Tuning Job State Change"]})})
+    rules.put_targets(services, {"Rule": "tuning-events", "Targets": [
+        {"Id": "topic", "Arn": "arn:aws:sns:us-east-1:000000000000:tuning"}]})
     tuning.create_tuning_job(services, "us-east-1", request("stopme", max_jobs=10, parallel=2))
     wait_until(lambda: len(services.records.list("TrainingJob")) == 2)
     tuning.stop_tuning_job(services, "stopme")
@@ -283,6 +288,15 @@ def test_stop_stops_running_training_jobs(services):
     assert len(services.records.list("TrainingJob")) == 2
     with pytest.raises(ValidationException, match="status Stopped"):
         tuning.stop_tuning_job(services, "stopme")
+    # Each status change sent its state-change event, the record (Describe's fields) as detail.
+    def delivered() -> list[dict] | None:
+        found = [json.loads(d["result"]["input"]) for d in reversed(delivery.recent(services))
+                 if d["rule"] == "tuning-events" and d["result"]]
+        return found if len(found) == 3 else None
+    sent = wait_until(delivered, what="three tuning job events")
+    assert [e["detail"]["HyperParameterTuningJobStatus"] for e in sent] == ["InProgress", "Stopping", "Stopped"]
+    assert sent[2]["detail"]["HyperParameterTuningJobName"] == "stopme"
+    assert "_trials" not in sent[2]["detail"]
 
 
 def test_max_runtime_stops_the_search(services):

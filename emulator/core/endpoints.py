@@ -25,6 +25,7 @@ from typing import Any
 
 from emulator.aws.errors import ValidationException
 from emulator.core import arns, models
+from emulator.core.events import sagemaker as state_events
 from emulator.core.listing import ListFields, filter_sort_page, pick
 from emulator.core.services import Services
 
@@ -39,13 +40,8 @@ def _now() -> float:
 
 
 def status_changed(services: Services, body: dict[str, Any], previous: str | None) -> None:
-    """HOOK for EventBridge (the `cwe` branch): an endpoint's status changed (or it was created), so SageMaker
-    sends a "SageMaker Endpoint State Change" event. Once `emulator.core.events.sagemaker.status_changed` is on
-    main it is called here, as core/jobs.py calls it for jobs; until then there is nowhere to send it."""
-    try:
-        from emulator.core.events import sagemaker as state_events  # type: ignore[import-not-found]
-    except ImportError:
-        return
+    """An endpoint's status changed (or it was created): SageMaker sends a "SageMaker Endpoint State Change"
+    event, as core/jobs.py does for jobs."""
     state_events.status_changed(services, ENDPOINT, body, previous)
 
 

@@ -18,6 +18,8 @@ KEY_ATTRIBUTES = {
     "Transform": ("DataProcessing", "Environment", "ModelName", "TransformInput"),
     "AutoML": ("AutoMLJobConfig", "AutoMLJobObjective", "InputDataConfig", "ProblemType"),
     "EMR": ("ClusterId", "StepConfig"),
+    # the analyzer job's request and the evaluated check fields (QualityCheckStep.cache_material)
+    "QualityCheck": ("AppSpecification", "Environment", "ProcessingInputs", "Check"),
     "Callback": None,  # the whole resolved payload
     "Lambda": None,
 }

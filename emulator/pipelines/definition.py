@@ -15,13 +15,17 @@ from typing import Any
 from emulator.aws.errors import ValidationException
 
 RUNNABLE_TYPES = {"Processing", "Training", "Model", "RegisterModel", "Condition", "Fail", "Tuning", "Callback",
-                  "Transform", "CreateModel"}
+                  "Transform", "CreateModel", "QualityCheck"}
 # Step types the service knows, but which cannot run locally yet: their steps fail with a clear
 # message instead of silently succeeding.
-KNOWN_UNRUNNABLE = {"Lambda", "EMR", "ClarifyCheck", "QualityCheck", "AutoML", "EndpointConfig", "Endpoint",
+KNOWN_UNRUNNABLE = {"Lambda", "EMR", "ClarifyCheck", "AutoML", "EndpointConfig", "Endpoint",
                     "InferenceComponent", "Lineage"}
 STEP_NAME = re.compile(r"^[A-Za-z0-9\-_]{1,64}$")
 PARAMETER_TYPES = {"String", "Integer", "Float", "Boolean"}
+# The top-level fields of a QualityCheck step (ClarifyCheck has the same but Statistics), beside its
+# Arguments; any of them may be an expression (a parameter, a step property).
+CHECK_FIELDS = ("CheckType", "ModelPackageGroupName", "SkipCheck", "FailOnViolation", "RegisterNewBaseline",
+                "SuppliedBaselineStatistics", "SuppliedBaselineConstraints")
 
 
 @dataclass
@@ -132,6 +136,8 @@ def step_expressions(step: Step) -> Any:
     """What of a step is evaluated when it runs (a Condition's branches are separate steps)."""
     if step.type == "Condition":
         return {"Conditions": step.arguments.get("Conditions", [])}
+    if step.type in ("QualityCheck", "ClarifyCheck"):
+        return {"Arguments": step.arguments, **{k: step.raw.get(k) for k in CHECK_FIELDS}}
     return step.arguments
 
 

@@ -20,6 +20,7 @@ from emulator.aws.validation import validate_input
 from emulator.core import arns, jobs, lifecycle, tuning
 from emulator.core.pipelines import random_token, register_callback
 from emulator.core.services import Services
+from emulator.pipelines import checks
 from emulator.pipelines.conditions import evaluate_all
 from emulator.pipelines.expressions import ExpressionError, Scope, evaluate, stringify
 
@@ -158,7 +159,15 @@ class ChildResource(StepType):
     def create(self, services: Services, region: str, request: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
-    def outcome(self, ctx: StepContext, final: dict[str, Any], metadata: dict[str, Any]) -> StepResult:
+    def cache_material(self, ctx: StepContext, step, request: dict[str, Any]) -> dict[str, Any]:
+        """What the step's cache key is taken over (emulator.pipelines.cache)."""
+        return request
+
+    def start_metadata(self, ctx: StepContext, step, request: dict[str, Any], arn: str) -> dict[str, Any]:
+        """The step's Metadata while its child runs (a step may still complete `request` here)."""
+        return {self.metadata_key: {"Arn": arn}}
+
+    def outcome(self, ctx: StepContext, step, final: dict[str, Any], metadata: dict[str, Any]) -> StepResult:
         raise NotImplementedError
 
     def request_stop(self, services: Services, name: str) -> None:
@@ -170,13 +179,13 @@ class ChildResource(StepType):
         request = self.request(ctx, step, name)
         cache_key = state.get("_cache_key")
         if not recorded:
-            cache_key, hit = ctx.check_cache(step, request)
+            cache_key, hit = ctx.check_cache(step, self.cache_material(ctx, step, request))
             if hit is not None:
                 return hit
         request[self.name_field] = name
+        metadata = self.start_metadata(ctx, step, request,
+                                       arns.sagemaker_arn(self.kind, name, ctx.region, ctx.services.account_id))
         checked(self.operation, request)
-        metadata = {self.metadata_key: {"Arn": arns.sagemaker_arn(self.kind, name, ctx.region,
-                                                                   ctx.services.account_id)}}
         if not recorded:
             ctx.set_step(step.name, Metadata=metadata, _job={"kind": self.kind, "name": name}, _cache_key=cache_key)
         call(self.operation, self.create, ctx, request)
@@ -192,7 +201,7 @@ class ChildResource(StepType):
             if not ctx.wait_for(self.kind, name):
                 return None
             final = ctx.services.records.get(self.kind, name)
-        result = self.outcome(ctx, final, state.get("Metadata") or {})
+        result = self.outcome(ctx, step, final, state.get("Metadata") or {})
         if state.get("_cache_key"):
             result.extra["_cache_key"] = state["_cache_key"]
         return result
@@ -233,7 +242,7 @@ class JobStep(ChildResource):
     def create(self, services: Services, region: str, request: dict[str, Any]) -> dict[str, Any]:
         return self._create(services, region, request)
 
-    def outcome(self, ctx: StepContext, final: dict[str, Any], metadata: dict[str, Any]) -> StepResult:
+    def outcome(self, ctx: StepContext, step, final: dict[str, Any], metadata: dict[str, Any]) -> StepResult:
         return job_outcome(self.job_kind, final, metadata)
 
     def request_stop(self, services: Services, name: str) -> None:
@@ -255,6 +264,35 @@ def job_outcome(kind: jobs.JobKind, final: dict[str, Any], metadata: dict[str, A
     raise StepFailed(reason, exception_type, metadata)
 
 
+class QualityCheckStep(JobStep):
+    """`Arguments` is the Model Monitor analyzer's processing job; the check fields beside them choose the
+    baseline it checks against and what the step reports (emulator.pipelines.checks)."""
+
+    def __init__(self) -> None:
+        super().__init__(jobs.PROCESSING, "CreateProcessingJob", jobs.create_processing_job)
+        self.metadata_key = "QualityCheck"
+
+    def cache_material(self, ctx: StepContext, step, request: dict[str, Any]) -> dict[str, Any]:
+        return {**request, "Check": vars(checks.settings(step.raw, ctx.scope()))}
+
+    def start_metadata(self, ctx: StepContext, step, request: dict[str, Any], arn: str) -> dict[str, Any]:
+        try:
+            check = checks.settings(step.raw, ctx.scope())
+            return {"QualityCheck": checks.start_metadata(ctx.services, ctx.region, check, request, arn)}
+        except (checks.CheckError, ExpressionError) as exc:
+            raise StepFailed(str(exc)) from None
+
+    def outcome(self, ctx: StepContext, step, final: dict[str, Any], metadata: dict[str, Any]) -> StepResult:
+        job_outcome(self.job_kind, final, metadata)  # a failed or stopped job fails the step as it is
+        report, properties, violated = checks.finished(metadata.get("QualityCheck") or {}, final)
+        metadata = {"QualityCheck": report}
+        if violated and checks.settings(step.raw, ctx.scope()).fail_on_violation:
+            # The service's wording (sagemaker-python-sdk tests/integ/.../test_quality_check_steps.py).
+            raise StepFailed(f"ClientError: Quality check failed. See violation report at {report['ViolationReport']}",
+                             None, metadata)
+        return StepResult(metadata, properties)
+
+
 class TuningStep(ChildResource):
     """`Arguments` is the CreateHyperParameterTuningJob request minus the name."""
 
@@ -272,7 +310,7 @@ class TuningStep(ChildResource):
     def create(self, services: Services, region: str, request: dict[str, Any]) -> dict[str, Any]:
         return tuning.create_tuning_job(services, region, request)
 
-    def outcome(self, ctx: StepContext, final: dict[str, Any], metadata: dict[str, Any]) -> StepResult:
+    def outcome(self, ctx: StepContext, step, final: dict[str, Any], metadata: dict[str, Any]) -> StepResult:
         status = final[tuning.STATUS]
         if status == "Completed":
             properties = tuning.with_evaluation(ctx.services, final)
@@ -391,7 +429,7 @@ STEP_TYPES: dict[str, StepType] = {
     "Lambda": Immediate(_not_yet("Lambda")),
     "EMR": Immediate(_not_yet("EMR")),
     "ClarifyCheck": Immediate(_not_yet("ClarifyCheck")),
-    "QualityCheck": Immediate(_not_yet("QualityCheck")),
+    "QualityCheck": QualityCheckStep(),
     "AutoML": Immediate(_not_yet("AutoML")),
 }
 UNKNOWN = Immediate(_unknown)

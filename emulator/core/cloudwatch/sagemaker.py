@@ -9,9 +9,9 @@
   `publish_cloudwatch_metrics=Enabled` has them published after it completes, under
   `aws/sagemaker/Endpoints/data-metrics` or `.../model-metrics` (`aws/sagemaker/ModelMonitoring/...`
   when it monitors a batch transform rather than an endpoint), as docs/model-monitor.md describes.
-- Endpoints (Invocations, ModelLatency, Invocation4XXErrors, ...) are published by the endpoint
-  runtime through `publish` with namespace `AWS/SageMaker` and dimensions EndpointName and
-  VariantName.
+- Endpoints: the data plane's per-minute counts (emulator.core.invocation_stats), every few seconds,
+  as the endpoint invocation metrics of namespace `AWS/SageMaker`, dimensions EndpointName and
+  VariantName (`publish_endpoint_metrics`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 
 from emulator.aws.errors import AwsError
 from emulator.core.cloudwatch import metrics
+from emulator.core.invocation_stats import MinuteCounts
 
 log = logging.getLogger(__name__)
 
@@ -116,3 +117,49 @@ def publish_monitoring_metrics(services, job: dict[str, Any], lines: list[str]) 
         if isinstance(datum, dict) and datum.get("MetricName"):
             data.append(datum)
     return publish(services, monitoring_namespace(environment), data) if data else 0
+
+
+def endpoint_metric_data(counts: list[MinuteCounts], extremes: dict[tuple[str, str, int], list[int]],
+                         instances: dict[tuple[str, str], int]) -> list[dict[str, Any]]:
+    """The endpoint invocation metrics of one flush, each minute of a variant as statistic sets of what
+    AWS sends per request (developer guide, "Amazon SageMaker AI metrics in Amazon CloudWatch"):
+    Invocations 1; InvocationsPerInstance 1/instances; Invocation4XXErrors, Invocation5XXErrors and
+    InvocationModelErrors 1 or 0 (Units None, so Sum counts and Average is a rate); ModelLatency and
+    OverheadLatency in Microseconds. Every error the data plane counts is the model's: a status it
+    answered, no answer in time, or no answer at all, which is what InvocationModelErrors counts.
+    `extremes` holds each minute's [min, max] of model and overhead latency."""
+    data: list[dict[str, Any]] = []
+    for c in counts:
+        n = c.invocations
+        if not n:
+            continue
+        dimensions = [{"Name": "EndpointName", "Value": c.endpoint}, {"Name": "VariantName", "Value": c.variant}]
+        stamp = c.minute * 60.0
+        share = 1.0 / max(instances.get((c.endpoint, c.variant), 1), 1)
+        low_model, high_model, low_overhead, high_overhead = extremes[(c.endpoint, c.variant, c.minute)]
+        rows = [("Invocations", n, 1, 1, "None"), ("InvocationsPerInstance", n * share, share, share, "None")]
+        for name, errors in (("Invocation4XXErrors", c.errors_4xx), ("Invocation5XXErrors", c.errors_5xx),
+                             ("InvocationModelErrors", c.errors_4xx + c.errors_5xx)):
+            rows.append((name, errors, 0 if errors < n else 1, 1 if errors else 0, "None"))
+        rows += [("ModelLatency", c.model_latency_us, low_model, high_model, "Microseconds"),
+                 ("OverheadLatency", c.overhead_latency_us, low_overhead, high_overhead, "Microseconds")]
+        data += [{"MetricName": name, "Dimensions": dimensions, "Timestamp": stamp, "Unit": unit,
+                  "StatisticValues": {"SampleCount": float(n), "Sum": float(total), "Minimum": float(low),
+                                      "Maximum": float(high)}}
+                 for name, total, low, high, unit in rows]
+    return data
+
+
+def publish_endpoint_metrics(services, counts: list[MinuteCounts],
+                             extremes: dict[tuple[str, str, int], list[int]]) -> int:
+    """Publish one flush of the data plane's counts. The instance counts come from the endpoint records
+    (read once per endpoint and flush, never on the invocation path)."""
+    instances: dict[tuple[str, str], int] = {}
+    for endpoint in {c.endpoint for c in counts}:
+        body = services.records.get("Endpoint", endpoint) or {}
+        for variant in body.get("ProductionVariants") or []:
+            count = variant.get("CurrentInstanceCount")
+            if count:
+                instances[(endpoint, variant.get("VariantName"))] = count
+    data = endpoint_metric_data(counts, extremes, instances)
+    return publish(services, ENDPOINT_NAMESPACE, data) if data else 0

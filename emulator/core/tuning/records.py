@@ -17,6 +17,7 @@ from typing import Any
 
 from emulator.aws.errors import ResourceInUse, ResourceNotFound, ValidationException
 from emulator.core import arns, jobs
+from emulator.core.events import sagemaker as state_events
 from emulator.core.jobs import TERMINAL, TRAINING
 from emulator.core.listing import ListFields, filter_sort_page, pick
 from emulator.core.services import Services
@@ -80,6 +81,7 @@ def create_tuning_job(services: Services, region: str, req: dict[str, Any]) -> d
     services.records.insert(KIND, name, arn, body, conflict)
     if req.get("Tags"):
         services.records.add_tags(arn, req["Tags"])
+    state_events.status_changed(services, KIND, body, None)
     return body
 
 
@@ -327,7 +329,7 @@ def stop_tuning_job(services: Services, name: str) -> None:
         if record[STATUS] == "InProgress":
             record[STATUS] = "Stopping"
             record["LastModifiedTime"] = _now()
-    services.records.update(KIND, body[NAME], change)
+    _update(services, body[NAME], change)
 
 
 def delete_tuning_job(services: Services, name: str) -> None:
@@ -362,4 +364,16 @@ def finish_tuning_job(services: Services, name: str, status: str, reason: str | 
             if key in view:
                 body[key] = view[key]
         body["ConsumedResources"] = {"RuntimeInSeconds": max(0, int(now - body["CreationTime"]))}
-    services.records.update(KIND, name, change)
+    _update(services, name, change)
+
+
+def _update(services: Services, name: str, change) -> None:
+    """A status write: sends the state-change event when the status changed."""
+    previous: list[str] = []
+
+    def apply(record: dict) -> None:
+        previous.append(record[STATUS])
+        change(record)
+    after = services.records.update(KIND, name, apply)
+    if after is not None and previous:
+        state_events.status_changed(services, KIND, after, previous[-1])

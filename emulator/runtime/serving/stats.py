@@ -1,55 +1,19 @@
 """Invocation counts and latencies of the data path, kept in memory per endpoint, variant and minute and
 stored (emulator.core.invocation_stats) every few seconds by one thread, which also publishes them as
-the CloudWatch metrics SageMaker publishes for endpoints (developer guide, monitoring-cloudwatch.md):
-namespace AWS/SageMaker, dimensions EndpointName and VariantName, Invocations, Invocation4XXErrors,
-Invocation5XXErrors (counts), ModelLatency and OverheadLatency (microseconds).
+the CloudWatch metrics SageMaker publishes for endpoints (emulator.core.cloudwatch.sagemaker).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
 
 from emulator.core import invocation_stats
+from emulator.core.cloudwatch import sagemaker as cloudwatch
 from emulator.core.invocation_stats import MinuteCounts
 from emulator.core.services import Services
 
 log = logging.getLogger(__name__)
-
-NAMESPACE = "AWS/SageMaker"
-
-
-def publish_endpoint_metrics(services: Services, data: list[dict[str, Any]]) -> None:
-    """HOOK for CloudWatch (issue 11 / the `cwe` branch): publish endpoint datapoints (PutMetricData
-    `MetricDatum`s in namespace AWS/SageMaker). The CloudWatch service is not on main yet; once it is,
-    this calls its one publishing function, `emulator.core.cloudwatch.sagemaker.publish(services,
-    NAMESPACE, data)`."""
-    try:
-        from emulator.core.cloudwatch import sagemaker as cloudwatch  # type: ignore[import-not-found]
-    except ImportError:
-        return
-    cloudwatch.publish(services, NAMESPACE, data)
-
-
-def metric_data(counts: list[MinuteCounts], extremes: dict[tuple[str, str, int], list[int]]) -> list[dict[str, Any]]:
-    """MetricDatums for one flush: counts per minute, latencies as statistic sets."""
-    data: list[dict[str, Any]] = []
-    for c in counts:
-        dimensions = [{"Name": "EndpointName", "Value": c.endpoint}, {"Name": "VariantName", "Value": c.variant}]
-        stamp = c.minute * 60.0
-        for name, value in (("Invocations", c.invocations), ("Invocation4XXErrors", c.errors_4xx),
-                            ("Invocation5XXErrors", c.errors_5xx)):
-            data.append({"MetricName": name, "Dimensions": dimensions, "Timestamp": stamp, "Value": float(value),
-                         "Unit": "Count"})
-        low_model, high_model, low_overhead, high_overhead = extremes[(c.endpoint, c.variant, c.minute)]
-        for name, total, low, high in (("ModelLatency", c.model_latency_us, low_model, high_model),
-                                       ("OverheadLatency", c.overhead_latency_us, low_overhead, high_overhead)):
-            if c.invocations:
-                data.append({"MetricName": name, "Dimensions": dimensions, "Timestamp": stamp, "Unit": "Microseconds",
-                             "StatisticValues": {"SampleCount": float(c.invocations), "Sum": float(total),
-                                                 "Minimum": float(low), "Maximum": float(high)}})
-    return data
 
 
 class InvocationStats:
@@ -97,7 +61,7 @@ class InvocationStats:
         except Exception:  # noqa: BLE001 - e.g. the store closing during a reset
             log.exception("could not store invocation counts")
         try:
-            publish_endpoint_metrics(self.services, metric_data(counts, extremes))
+            cloudwatch.publish_endpoint_metrics(self.services, counts, extremes)
         except Exception:  # noqa: BLE001
             log.exception("could not publish endpoint metrics")
 
