@@ -613,3 +613,33 @@ def test_restart_keeps_endpoints_serving_without_recreating_them(emu, sm, rt, ec
                 for _, line in _captured(emu.client("s3"), "capture/echo-ep/")]
     assert "before" in bodies()
     wait_until(lambda: "after" in bodies(), timeout=20, what="the call after the restart captured")
+
+
+def test_captured_records_are_written_on_delete_and_on_a_clean_stop(sagemaker_emulator_factory, echo):
+    """With the periodic flush an hour away, only DeleteEndpoint and the shutdown can write what was captured:
+    no record is lost when an endpoint is deleted or the emulator stops cleanly."""
+    emulator = sagemaker_emulator_factory(name="capture-flush", env={"SAGEMAKER_EMULATOR_CAPTURE_FLUSH_SECONDS": "3600"})
+    try:
+        emulator.client("s3").create_bucket(Bucket=BUCKET)
+        sagemaker, runtime = emulator.client("sagemaker"), emulator.client("sagemaker-runtime")
+        for name in ("deleted-ep", "kept-ep"):
+            deploy(sagemaker, name, [{"VariantName": "AllTraffic", "Image": echo}], capture=CAPTURE, wait=False)
+        for name in ("deleted-ep", "kept-ep"):
+            assert wait_endpoint(sagemaker, name)["EndpointStatus"] == "InService"
+            runtime.invoke_endpoint(EndpointName=name, Body=name.encode(), ContentType="text/csv", Accept="text/csv")
+        assert _captured(emulator.client("s3"), "capture/") == []   # nothing written yet
+        sagemaker.delete_endpoint(EndpointName="deleted-ep")
+        sagemaker.get_waiter("endpoint_deleted").wait(EndpointName="deleted-ep",
+                                                      WaiterConfig={"Delay": 0.5, "MaxAttempts": 120})
+        (_, line), = _captured(emulator.client("s3"), "capture/deleted-ep/")
+        assert json.loads(line)["captureData"]["endpointInput"]["data"] == "deleted-ep"
+        # The delete flushed every endpoint's records; what kept-ep captures next waits for the shutdown.
+        runtime.invoke_endpoint(EndpointName="kept-ep", Body=b"later", ContentType="text/csv", Accept="text/csv")
+        assert len(_captured(emulator.client("s3"), "capture/kept-ep/")) == 1
+        emulator.restart()   # SIGTERM, then a new process on the same data
+        outputs = [json.loads(line)["captureData"]["endpointOutput"]["data"]
+                   for _, line in _captured(emulator.client("s3"), "capture/kept-ep/")]
+        assert sorted(outputs) == ["KEPT-EP", "LATER"]
+    finally:
+        delete_all_endpoints(emulator.client("sagemaker"))
+        emulator.discard()
