@@ -2,8 +2,8 @@
 AWS's wording), InvokeEndpoint (headers, variants, errors), data capture byte for byte, updates under load,
 multi-model, inference pipelines, serverless, response streaming, async inference, and a restart.
 
-One emulator of this module's own (short invocation timeout, short serverless idle time, fast capture
-flushes); endpoints are shared between tests where the behaviour allows.
+One emulator of this module's own (short invocation timeout, short serverless idle time and cold-start wait,
+fast capture flushes); endpoints are shared between tests where the behaviour allows.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ ACCOUNT = "000000000000"
 def emu(sagemaker_emulator_factory):
     emulator = sagemaker_emulator_factory(name="endpoints", env={
         "SAGEMAKER_EMULATOR_INVOCATION_TIMEOUT": "3", "SAGEMAKER_EMULATOR_SERVERLESS_IDLE_SECONDS": "3",
-        "SAGEMAKER_EMULATOR_CAPTURE_FLUSH_SECONDS": "0.5"})
+        "SAGEMAKER_EMULATOR_CAPTURE_FLUSH_SECONDS": "0.5", "SAGEMAKER_EMULATOR_SERVERLESS_WAIT_SECONDS": "0.1"})
     emulator.client("s3").create_bucket(Bucket=BUCKET)
     yield emulator
     delete_all_endpoints(emulator.client("sagemaker"))
@@ -167,12 +167,15 @@ def test_config_and_model_can_be_deleted_while_the_endpoint_serves(sm, rt, echo)
 def test_failures_name_their_cause(sm, echo, emu):
     s3 = emu.client("s3")
     s3.put_object(Bucket=BUCKET, Key="bad/model.tar.gz", Body=b"this is not a tarball")
+    ping_failed = ("The primary container for production variant AllTraffic did not pass the ping health check. "
+                   "Please check CloudWatch logs for this endpoint.")
     cases = {
+        # /ping answers 500 until ContainerStartupHealthCheckTimeoutInSeconds (at least 60 s, botocore's min) passes.
+        "fail-ping": ({"Image": echo, "Environment": {"ECHO_PING": "500"},
+                       "ContainerStartupHealthCheckTimeoutInSeconds": 60}, ping_failed),
         "fail-image": ({"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/not-a-real-image:1"},
                        "neither in the local Docker engine"),
-        "fail-exit": ({"Image": echo, "Environment": {"ECHO_EXIT": "1"}},
-                      "The primary container for production variant AllTraffic did not pass the ping health check. "
-                      "Please check CloudWatch logs for this endpoint."),
+        "fail-exit": ({"Image": echo, "Environment": {"ECHO_EXIT": "1"}}, ping_failed),
         "fail-archive": ({"Image": echo, "ModelDataUrl": f"s3://{BUCKET}/bad/model.tar.gz"},
                          'Failed to extract model data archive for container "container_1" from URL '
                          f'"s3://{BUCKET}/bad/model.tar.gz". Please ensure that the object located at the URL is '
@@ -182,9 +185,11 @@ def test_failures_name_their_cause(sm, echo, emu):
     }
     for name, (container, _) in cases.items():
         deploy(sm, name, [{"VariantName": "AllTraffic", **container}], wait=False)
-    for name, (_, reason) in cases.items():
-        described = wait_endpoint(sm, name)
+    for name, (container, reason) in cases.items():
+        described = wait_endpoint(sm, name, timeout=180)   # well before the 240 s default health-check timeout
         assert described["EndpointStatus"] == "Failed", described
+        if "ContainerStartupHealthCheckTimeoutInSeconds" in container:   # not before the time it was given
+            assert described["LastModifiedTime"] - described["CreationTime"] >= dt.timedelta(seconds=60)
         assert reason in described["FailureReason"], described["FailureReason"]
         assert containers(name) == []
     update = client_error(sm.update_endpoint, EndpointName="fail-exit", EndpointConfigName="fail-exit-config")
@@ -503,6 +508,14 @@ def test_inference_pipeline_runs_containers_in_series_or_directly(sm, rt, echo):
         sm.delete_endpoint(EndpointName=name)
 
 
+def _answered(runtime, name: str, body: bytes) -> dict | None:
+    """InvokeEndpoint's response, or None while the endpoint says its model is not ready."""
+    try:
+        return runtime.invoke_endpoint(EndpointName=name, Body=body)
+    except runtime.exceptions.ModelNotReadyException:
+        return None
+
+
 def test_serverless_variant_starts_on_first_call_and_stops_when_idle(sm, rt, echo):
     described = deploy(sm, "serverless-ep", [{"VariantName": "AllTraffic", "Image": echo, "InstanceType": None,
                                               "InitialInstanceCount": None,
@@ -511,11 +524,18 @@ def test_serverless_variant_starts_on_first_call_and_stops_when_idle(sm, rt, ech
     assert variant["CurrentServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 2}
     assert "CurrentInstanceCount" not in variant
     assert containers("serverless-ep") == []    # nothing runs until the first call
-    assert body_json(rt.invoke_endpoint(EndpointName="serverless-ep", Body=b"{}"))["body"] == "{}"
+    # This module's emulator holds a call to a cold variant 0.1 s (AWS: while it provisions), then answers
+    # ModelNotReadyException (429); the container it started serves the retries.
+    cold = client_error(rt.invoke_endpoint, EndpointName="serverless-ep", Body=b"{}")
+    assert cold.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    assert cold.response["Error"]["Code"] == "ModelNotReadyException"
+    assert body_json(wait_until(lambda: _answered(rt, "serverless-ep", b"{}"), timeout=60,
+                                what="the serverless container serving"))["body"] == "{}"
     assert len(containers("serverless-ep")) == 1
     # This module's emulator stops a serverless container after 3 idle seconds.
     wait_until(lambda: containers("serverless-ep") == [], timeout=30, what="the idle container stopped")
-    assert body_json(rt.invoke_endpoint(EndpointName="serverless-ep", Body=b"again"))["body"] == "again"
+    assert body_json(wait_until(lambda: _answered(rt, "serverless-ep", b"again"), timeout=60,
+                                what="the serverless container serving again"))["body"] == "again"
     sm.delete_endpoint(EndpointName="serverless-ep")
 
 
@@ -613,3 +633,33 @@ def test_restart_keeps_endpoints_serving_without_recreating_them(emu, sm, rt, ec
                 for _, line in _captured(emu.client("s3"), "capture/echo-ep/")]
     assert "before" in bodies()
     wait_until(lambda: "after" in bodies(), timeout=20, what="the call after the restart captured")
+
+
+def test_captured_records_are_written_on_delete_and_on_a_clean_stop(sagemaker_emulator_factory, echo):
+    """With the periodic flush an hour away, only DeleteEndpoint and the shutdown can write what was captured:
+    no record is lost when an endpoint is deleted or the emulator stops cleanly."""
+    emulator = sagemaker_emulator_factory(name="capture-flush", env={"SAGEMAKER_EMULATOR_CAPTURE_FLUSH_SECONDS": "3600"})
+    try:
+        emulator.client("s3").create_bucket(Bucket=BUCKET)
+        sagemaker, runtime = emulator.client("sagemaker"), emulator.client("sagemaker-runtime")
+        for name in ("deleted-ep", "kept-ep"):
+            deploy(sagemaker, name, [{"VariantName": "AllTraffic", "Image": echo}], capture=CAPTURE, wait=False)
+        for name in ("deleted-ep", "kept-ep"):
+            assert wait_endpoint(sagemaker, name)["EndpointStatus"] == "InService"
+            runtime.invoke_endpoint(EndpointName=name, Body=name.encode(), ContentType="text/csv", Accept="text/csv")
+        assert _captured(emulator.client("s3"), "capture/") == []   # nothing written yet
+        sagemaker.delete_endpoint(EndpointName="deleted-ep")
+        sagemaker.get_waiter("endpoint_deleted").wait(EndpointName="deleted-ep",
+                                                      WaiterConfig={"Delay": 0.5, "MaxAttempts": 120})
+        (_, line), = _captured(emulator.client("s3"), "capture/deleted-ep/")
+        assert json.loads(line)["captureData"]["endpointInput"]["data"] == "deleted-ep"
+        # The delete flushed every endpoint's records; what kept-ep captures next waits for the shutdown.
+        runtime.invoke_endpoint(EndpointName="kept-ep", Body=b"later", ContentType="text/csv", Accept="text/csv")
+        assert len(_captured(emulator.client("s3"), "capture/kept-ep/")) == 1
+        emulator.restart()   # SIGTERM, then a new process on the same data
+        outputs = [json.loads(line)["captureData"]["endpointOutput"]["data"]
+                   for _, line in _captured(emulator.client("s3"), "capture/kept-ep/")]
+        assert sorted(outputs) == ["KEPT-EP", "LATER"]
+    finally:
+        delete_all_endpoints(emulator.client("sagemaker"))
+        emulator.discard()

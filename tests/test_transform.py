@@ -178,6 +178,28 @@ def test_the_container_sees_sagemakers_batch_environment(emu, model):
 
 
 @pytest.mark.docker
+def test_execution_parameters_and_max_concurrent_transforms(emu):
+    """What the request leaves out comes from the container's GET /execution-parameters; at most
+    MaxConcurrentTransforms mini-batches are in flight at a time (each takes 0.5 s, and says how many
+    were in flight)."""
+    emu.client("sagemaker").create_model(ModelName="echo-params", ExecutionRoleArn=ROLE, PrimaryContainer={
+        "Image": echo_image(), "Environment": {"ECHO_BATCH_SLEEP": "0.5", "ECHO_EXECUTION_PARAMETERS": json.dumps(
+            {"MaxConcurrentTransforms": 3, "BatchStrategy": "SINGLE_RECORD", "MaxPayloadInMB": 1})}})
+    _put(emu, {"params/rows.csv": b"a,b\n" * 6})
+    for name, request, peak in (("tf-params", {}, 3), ("tf-params-1", {"MaxConcurrentTransforms": 1}, 1)):
+        job = _run(emu, name, "echo-params", "params/", f"{name}-out", **request)
+        assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
+        assert _outputs(emu, f"{name}-out/")[f"{name}-out/rows.csv.out"] == b"2,1\n" * 6   # one record a request
+        log = _log(emu, name)
+        data_log = next(lines for stream, lines in log.items() if stream.endswith("/data-log"))
+        assert f"[sagemaker logs]: MaxConcurrentTransforms={peak}, MaxPayloadInMB=1, BatchStrategy=SINGLE_RECORD" \
+            in data_log
+        in_flight = [int(m.group(1)) for lines in log.values() for line in lines
+                     if (m := re.search(r"batch requests in flight: (\d+)", line))]
+        assert len(in_flight) == 6 and max(in_flight) == peak, in_flight
+
+
+@pytest.mark.docker
 def test_a_failed_object_gets_no_output_and_fails_the_job(emu, model):
     emu.client("events").put_rule(Name="transform-events", EventPattern=json.dumps({
         "source": ["aws.sagemaker"], "detail-type": ["SageMaker Transform Job State Change"],

@@ -7,7 +7,7 @@ step; it never waits:
                          instances per deployment (instances.Member), one per variant and index up to the
                          desired instance count (a serverless variant: one while it is in use)
   bring up               missing instances are launched (image resolved, model staged, containers started);
-                         each is pinged until /ping answers (Requeue after 50 ms, growing to 1 s) or its
+                         each is pinged until /ping answers (Requeue every 50 ms, after 10 s growing to 1 s) or its
                          ContainerStartupHealthCheckTimeoutInSeconds passes, or a container exits: the
                          deployment fails with AWS's reason
   switch                 a deployment whose every instance is healthy is published to the data path
@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 
 STARTUP_TIMEOUT_SECONDS = 240    # AWS: /ping must pass within 4 minutes unless the variant says otherwise
 MAX_PING_DELAY = 1.0
+# A serving container usually answers /ping within seconds: ping every 50 ms for that long, so InService
+# follows the first healthy /ping closely (bench/inference.py), and back off only for slow starters.
+FAST_PING_SECONDS = 10.0
 RELAUNCH_RETRY_SECONDS = 10.0
 PING_FAILED = ("The primary container for production variant {variant} did not pass the ping health check. "
                "Please check CloudWatch logs for this endpoint.")
@@ -285,7 +288,8 @@ class EndpointController(Controller):
                           member.instance.id)
                 return None
             member.next_ping = now + member.ping_delay
-            member.ping_delay = min(MAX_PING_DELAY, member.ping_delay * 1.5)
+            if now - member.started > FAST_PING_SECONDS:
+                member.ping_delay = min(MAX_PING_DELAY, member.ping_delay * 1.5)
         return member.next_ping
 
     def _fail(self, name: str, state: EndpointState, deployment: dict[str, Any], reason: str) -> None:
