@@ -30,10 +30,12 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "model_monitoring" 
 
 @pytest.fixture(scope="module")
 def story():
-    """The example's steps, imported (its main() is what a user runs)."""
-    spec = importlib.util.spec_from_file_location("monitor_and_retrain", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    """The example's steps, imported (its main() is what a user runs; it imports capture.py beside it)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(EXAMPLE.parent))
+        spec = importlib.util.spec_from_file_location("monitor_and_retrain", EXAMPLE)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
     return module
 
 
