@@ -2,12 +2,12 @@
 examples/model_monitoring/monitor_and_retrain.py tells it (unchanged SageMaker SDK and boto3 code), step
 by step, with what AWS would show checked between the steps.
 
-train -> deploy with capture -> normal traffic -> baselines -> hourly schedules, an alarm on f1 and a
-re-training rule -> drifted traffic and its ground truth -> the data quality schedule runs (violations)
--> the model quality schedule runs (merge then analysis: confusion matrix, f1 under the threshold) ->
-f1 in CloudWatch -> the alarm in ALARM -> the EventBridge rule -> a re-training pipeline execution with
-the rule's parameters. The schedules are run with the emulator's run call instead of waiting for the
-hour; the rest is the SDK's own list_executions() / wait().
+train -> deploy with capture -> normal traffic -> baselines -> an hourly data quality schedule, an alarm
+on f1 and a re-training rule -> drifted traffic and its ground truth -> the hourly schedule runs
+(violations) -> a one-time (NOW) model quality schedule runs (merge then analysis: confusion matrix, f1
+under the threshold) -> f1 in CloudWatch -> the alarm in ALARM -> the EventBridge rule -> a re-training
+pipeline execution with the rule's parameters. The hourly schedule is run with the emulator's run call
+instead of waiting for the hour; the rest is the SDK's own list_executions() / wait().
 """
 
 from __future__ import annotations
@@ -73,13 +73,12 @@ def test_capture_decay_confusion_matrix_threshold_retrain(story, images, sagemak
     assert threshold == pytest.approx(sk.f1_score(normal_labels, (scores >= 0.5).astype(int)), abs=1e-9)
 
     # The wiring.
-    story.schedule_monitoring(data_monitor, quality_monitor, bucket, prefix, endpoint_name)
-    for monitor, kind in ((data_monitor, "DataQuality"), (quality_monitor, "ModelQuality")):
-        described = monitor.describe_schedule()
-        assert described["MonitoringType"] == kind and described["EndpointName"] == endpoint_name
-        assert described["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"] == "cron(0 * ? * * *)"
-        assert described["MonitoringScheduleStatus"] in ("Pending", "Scheduled")
-        assert monitor.list_executions() == []
+    story.schedule_data_quality(data_monitor, bucket, prefix, endpoint_name)
+    described = data_monitor.describe_schedule()
+    assert described["MonitoringType"] == "DataQuality" and described["EndpointName"] == endpoint_name
+    assert described["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"] == "cron(0 * ? * * *)"
+    assert described["MonitoringScheduleStatus"] in ("Pending", "Scheduled")
+    assert data_monitor.list_executions() == []
     pipeline = story.retraining_pipeline(role, bucket, prefix)
     retrain_data = f"s3://{bucket}/{prefix}/retrain"
     alarm = story.alarm_on_decay(session, role, endpoint_name, threshold, pipeline, retrain_data)
@@ -107,11 +106,16 @@ def test_capture_decay_confusion_matrix_threshold_retrain(story, images, sagemak
     statistics = data_monitor.latest_monitoring_statistics().body_dict
     assert statistics["dataset"]["item_count"] == len(normal) + len(drifted)
 
-    story.run_schedule_now(quality_monitor)
-    story.latest_execution(quality_monitor, timeout=60)
+    story.evaluate_model_quality_now(quality_monitor, bucket, prefix, endpoint_name)
+    described = quality_monitor.describe_schedule()
+    assert described["MonitoringType"] == "ModelQuality" and described["EndpointName"] == endpoint_name
+    assert described["MonitoringScheduleConfig"]["ScheduleConfig"] == {
+        "ScheduleExpression": "NOW", "DataAnalysisStartTime": "-PT1H", "DataAnalysisEndTime": "-PT0H"}
+    story.latest_execution(quality_monitor, timeout=120)
     (summary,) = sagemaker.list_monitoring_executions(
         MonitoringScheduleName=quality_monitor.monitoring_schedule_name)["MonitoringExecutionSummaries"]
     assert summary["MonitoringExecutionStatus"] == "CompletedWithViolations"
+    assert summary["MonitoringType"] == "ModelQuality"
     metrics = quality_monitor.latest_monitoring_statistics().body_dict["binary_classification_metrics"]
     predicted = (np.concatenate([scores, drifted_scores]).round(6) >= 0.5).astype(int)
     tn, fp, fn, tp = sk.confusion_matrix(labels, predicted).ravel()

@@ -6,17 +6,18 @@
    the captured records back;
 2. baselines: DefaultModelMonitor.suggest_baseline and ModelQualityMonitor.suggest_baseline on what the
    healthy model saw and said;
-3. the wiring: an hourly data quality schedule and an hourly model quality schedule (with ground truth),
-   a CloudWatch alarm on the model's f1 under the baseline's threshold, an EventBridge rule that starts
-   a re-training pipeline when the alarm fires;
-4. decay: the world drifts (features shift and the relation to the label changes); the schedules run,
-   find the data quality violations, compute the confusion matrix and an f1 under the threshold, the
+3. the wiring: an hourly data quality schedule (CronExpressionGenerator.hourly()), a CloudWatch alarm
+   on the model's f1 under the baseline's threshold, an EventBridge rule that starts a re-training
+   pipeline when the alarm fires;
+4. decay: the world drifts (features shift and the relation to the label changes); the hourly run finds
+   the data quality violations; once the ground truth is uploaded, a one-time model quality schedule
+   (CronExpressionGenerator.now()) computes the confusion matrix and an f1 under the threshold, the
    metric reaches CloudWatch, the alarm goes to ALARM and the rule starts the re-training pipeline with
    the parameters it gives.
 
-SageMaker SDK and boto3 code as written for AWS. The one emulator-specific line runs a schedule's next
-execution now (`run_schedule_now`) instead of waiting for the top of the hour; against AWS it is
-skipped and the example waits for the hourly execution. Watch it in the web console:
+SageMaker SDK and boto3 code as written for AWS. The one emulator-specific line runs the hourly
+schedule's next execution now (`run_schedule_now`) instead of waiting for the top of the hour; against
+AWS it is skipped and the example waits for the hourly execution. Watch it in the web console:
 http://127.0.0.1:7070/_emulator/ui/.
 """
 
@@ -73,20 +74,27 @@ def suggest_baselines(session, role: str, bucket: str, prefix: str, features: np
     return data_monitor, quality_monitor
 
 
-def schedule_monitoring(data_monitor: DefaultModelMonitor, quality_monitor: ModelQualityMonitor, bucket: str,
-                        prefix: str, endpoint_name: str) -> None:
+def schedule_data_quality(data_monitor: DefaultModelMonitor, bucket: str, prefix: str, endpoint_name: str) -> None:
+    """Every hour: the last hour of captured traffic against the baseline."""
     data_monitor.create_monitoring_schedule(
         monitor_schedule_name=f"{endpoint_name}-data", endpoint_input=endpoint_name,
         output_s3_uri=f"s3://{bucket}/{prefix}/reports", statistics=data_monitor.baseline_statistics(),
         constraints=data_monitor.suggested_constraints(),
         schedule_cron_expression=CronExpressionGenerator.hourly(), enable_cloudwatch_metrics=True)
+
+
+def evaluate_model_quality_now(quality_monitor: ModelQualityMonitor, bucket: str, prefix: str,
+                               endpoint_name: str) -> None:
+    """Once the labels are in: a one-time (NOW) model quality run over the last hour of predictions,
+    joined with the ground truth on the inference ids."""
     quality_monitor.create_monitoring_schedule(
         monitor_schedule_name=f"{endpoint_name}-quality",
         endpoint_input=EndpointInput(endpoint_name=endpoint_name, destination="/opt/ml/processing/input_data",
                                      probability_attribute="0", probability_threshold_attribute=0.5),
         ground_truth_input=f"s3://{bucket}/{prefix}/ground-truth", problem_type="BinaryClassification",
         output_s3_uri=f"s3://{bucket}/{prefix}/reports", constraints=quality_monitor.suggested_constraints(),
-        schedule_cron_expression=CronExpressionGenerator.hourly(), enable_cloudwatch_metrics=True)
+        schedule_cron_expression=CronExpressionGenerator.now(), data_analysis_start_time="-PT1H",
+        data_analysis_end_time="-PT0H", enable_cloudwatch_metrics=True)
 
 
 def retraining_pipeline(role: str, bucket: str, prefix: str) -> Pipeline:
@@ -209,13 +217,13 @@ def main() -> None:
     print(f"   baseline f1 {threshold:.3f}; {len(data_monitor.suggested_constraints().body_dict['features'])} "
           "feature constraints")
 
-    print("3. the wiring: hourly schedules, an alarm on f1, a rule that re-trains")
-    schedule_monitoring(data_monitor, quality_monitor, bucket, prefix, endpoint_name)
+    print("3. the wiring: an hourly data quality schedule, an alarm on f1, a rule that re-trains")
+    schedule_data_quality(data_monitor, bucket, prefix, endpoint_name)
     pipeline = retraining_pipeline(role, bucket, prefix)
     retrain_data = f"s3://{bucket}/{prefix}/retrain"
     alarm = alarm_on_decay(session, role, endpoint_name, threshold, pipeline, retrain_data)
 
-    print("4. decay: drifted traffic, its ground truth, the schedules run")
+    print("4. decay: drifted traffic, its ground truth, the monitors run")
     drifted, drifted_labels = traffic(240, seed=2, drifted=True)
     invoke(predictor, drifted, first_id=len(normal))
     captured_records(session, bucket, prefix, endpoint_name, at_least=len(normal) + len(drifted))
@@ -230,7 +238,7 @@ def main() -> None:
     for violation in violations:
         print(f"     {violation['feature_name']}: {violation['constraint_check_type']}")
 
-    run_schedule_now(quality_monitor)
+    evaluate_model_quality_now(quality_monitor, bucket, prefix, endpoint_name)
     latest_execution(quality_monitor)
     metrics = quality_monitor.latest_monitoring_statistics().body_dict["binary_classification_metrics"]
     matrix = metrics["confusion_matrix"]
