@@ -33,7 +33,7 @@ def traffic(n: int, seed: int, drifted: bool = False) -> tuple[np.ndarray, np.nd
     if not drifted:
         return x.round(4), (x[:, 0] - x[:, 2] > 0).astype(int)
     x[:, 0] += 2.0
-    x[:, 3] *= 3.0
+    x[:, 3] -= 2.0
     return x.round(4), (x[:, 0] - x[:, 2] < 1.5).astype(int)
 
 
