@@ -117,7 +117,12 @@ def test_capture_decay_confusion_matrix_threshold_retrain(story, images, sagemak
     assert described["MonitoringType"] == "ModelQuality" and described["EndpointName"] == endpoint_name
     assert described["MonitoringScheduleConfig"]["ScheduleConfig"] == {
         "ScheduleExpression": "NOW", "DataAnalysisStartTime": "-PT1H", "DataAnalysisEndTime": "-PT0H"}
-    story.latest_execution(quality_monitor, timeout=120)
+    analysis = story.latest_execution(quality_monitor, timeout=120)
+    # Two processing jobs, as on AWS: the ground truth merge, then the analysis of the merged records.
+    suffix = analysis.job_name.removeprefix("model-quality-monitoring-")
+    assert suffix != analysis.job_name
+    merge = sagemaker.describe_processing_job(ProcessingJobName=f"groundtruth-merge-{suffix}")
+    assert merge["ProcessingJobStatus"] == "Completed"
     summary = newest_execution(sagemaker, quality_monitor.monitoring_schedule_name)
     assert summary["MonitoringExecutionStatus"] == "CompletedWithViolations"
     assert summary["MonitoringType"] == "ModelQuality"

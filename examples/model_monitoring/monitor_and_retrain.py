@@ -2,8 +2,8 @@
 
     python examples/model_monitoring/monitor_and_retrain.py
 
-1. capture (capture.py): train built-in XGBoost, deploy it with a DataCaptureConfig, send it normal traffic and read
-   the captured records back;
+1. capture (capture.py): train built-in XGBoost, deploy it with a DataCaptureConfig, send it normal
+   traffic and read the captured records back;
 2. baselines: DefaultModelMonitor.suggest_baseline and ModelQualityMonitor.suggest_baseline on what the
    healthy model saw and said;
 3. the wiring: an hourly data quality schedule (CronExpressionGenerator.hourly()), a CloudWatch alarm
