@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from emulator.testing.waiting import wait_until
-from tests.inference_helpers import ROLE, XGBOOST_IMAGE, deploy, delete_all_endpoints, xgboost_model
+from tests.inference_helpers import ROLE, XGBOOST_IMAGE, delete_all_endpoints, deploy, xgboost_model
 from tests.jobhelpers import unique, wait_for
 from tests.monitorhelpers import ground_truth_line
 from tests.test_model_monitor_jobs import ANALYZER, processing_job, read_json, s3_input

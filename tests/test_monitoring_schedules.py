@@ -7,6 +7,8 @@ expressions ScheduleConfig documents, "Monitoring schedule in status Pending" fo
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -261,7 +263,7 @@ def test_a_restarted_scheduler_neither_loses_nor_repeats_runs(own_server):
     wait_until(lambda: len(scheduled()) >= before + 2, timeout=60)
     times = scheduled()
     assert len(set(times)) == len(times)
-    assert all(later - earlier == 3600 for earlier, later in zip(times, times[1:])), times
+    assert all(later - earlier == 3600 for earlier, later in itertools.pairwise(times)), times
     assert times[0] % 3600 == 0
     summaries = sm.list_monitoring_executions(MonitoringScheduleName=name)["MonitoringExecutionSummaries"]
     assert {e["MonitoringExecutionStatus"] for e in summaries} == {"Failed"}  # nothing captured: no job
