@@ -16,16 +16,16 @@ from emulator.testing.waiting import wait_until
 from tests.inference_helpers import ROLE, XGBOOST_IMAGE, delete_all_endpoints, deploy, xgboost_model
 from tests.jobhelpers import unique, wait_for
 from tests.monitorhelpers import ground_truth_line
-from tests.test_model_monitor_jobs import ANALYZER, processing_job, read_json, s3_input
+from tests.test_model_monitor_jobs import (  # noqa: F401 - images is the analyzer images' fixture
+    ANALYZER,
+    images,
+    processing_job,
+    read_json,
+    s3_input,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 CLUSTER = {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 20}}
-
-
-@pytest.fixture(scope="module")
-def images():
-    from emulator.runtime.images import build_images
-    return build_images(["model-monitor-analyzer", "model-monitor-groundtruth-merger"], print)
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +84,8 @@ def output_of(sagemaker, job_arn: str) -> str:
     return job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
 
 
-def test_a_data_quality_schedule_finds_drift_in_what_the_endpoint_captured(server, sagemaker, bucket, endpoint,
-                                                                           images, tmp_path):
+@pytest.mark.usefixtures("images")
+def test_a_data_quality_schedule_finds_drift_in_what_the_endpoint_captured(server, sagemaker, bucket, endpoint):
     rng = np.random.default_rng(31)
     train = rng.normal(size=(1500, 4))
     scores = 1 / (1 + np.exp(-(train[:, 0] + train[:, 1])))
@@ -139,7 +139,8 @@ def test_a_data_quality_schedule_finds_drift_in_what_the_endpoint_captured(serve
     assert any(m["MetricName"].startswith("feature_baseline_drift_") for m in metrics["Metrics"]), metrics
 
 
-def test_a_model_quality_schedule_merges_ground_truth_then_analyses(server, sagemaker, bucket, endpoint, images):
+@pytest.mark.usefixtures("images")
+def test_a_model_quality_schedule_merges_ground_truth_then_analyses(server, sagemaker, bucket, endpoint):
     rng = np.random.default_rng(32)
     rows = rng.normal(size=(250, 4))
     ids = [f"mq-{i}" for i in range(len(rows))]

@@ -267,3 +267,20 @@ def test_a_restarted_scheduler_neither_loses_nor_repeats_runs(own_server):
     assert times[0] % 3600 == 0
     summaries = sm.list_monitoring_executions(MonitoringScheduleName=name)["MonitoringExecutionSummaries"]
     assert {e["MonitoringExecutionStatus"] for e in summaries} == {"Failed"}  # nothing captured: no job
+
+
+def test_cron_hours_and_the_times_they_fall_on():
+    from emulator.core.monitoring import cron
+    day = 86400 * 20000.0  # a UTC midnight
+    every_two = cron.parse({"ScheduleExpression": "cron(0 1/2 ? * * *)"})
+    assert sorted(every_two.hours) == list(range(1, 24, 2))
+    assert every_two.next_run(day) == day + 3600 and every_two.next_run(day + 3600) == day + 3 * 3600
+    daily = cron.parse({"ScheduleExpression": "cron(0 17 ? * * *)"})
+    assert daily.next_run(day + 17 * 3600) == day + 86400 + 17 * 3600
+    assert daily.last_run(day + 16 * 3600) == day - 86400 + 17 * 3600
+    assert sorted(cron.parse({"ScheduleExpression": "cron(0 17/12 ? * * *)"}).hours) == [17]  # cron counts within a day
+    window = cron.parse({"ScheduleExpression": "NOW", "DataAnalysisStartTime": "-P1DT2H",
+                         "DataAnalysisEndTime": "-PT2H30M"})
+    assert window.once and (window.start_offset, window.end_offset) == (-93600, -9000)
+    hourly = cron.parse({"ScheduleExpression": "cron(0 * ? * * *)"}, {"StartTimeOffset": "-PT3H", "EndTimeOffset": "-PT1H"})
+    assert (hourly.start_offset, hourly.end_offset) == (-10800, -3600)

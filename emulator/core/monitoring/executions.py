@@ -114,7 +114,7 @@ def list_executions(services: Services, req: dict[str, Any]) -> tuple[list[dict]
         if req.get(key) is not None:
             where.append(("ScheduledTime", op, to_epoch(req[key])))
     page, token = list_page(services.records, KIND, req, ListFields(name="MonitoringScheduleName", status=STATUS),
-                            default_sort="ScheduledTime", where_members=where,
+                            where_members=where,
                             sort_keys={"ScheduledTime": "ScheduledTime"})
     return [pick(e, SUMMARY) for e in page], token
 
