@@ -124,9 +124,10 @@ def test_a_schedule_goes_pending_scheduled_stopped_and_back(sagemaker, endpoint)
     definition = unique("dq-def")
     sagemaker.create_data_quality_job_definition(**data_quality(definition, endpoint))
     name = unique("hourly")
-    arn = sagemaker.create_monitoring_schedule(MonitoringScheduleName=name,
-                                               MonitoringScheduleConfig=schedule_config(definition))["MonitoringScheduleArn"]
+    arn = sagemaker.create_monitoring_schedule(MonitoringScheduleName=name, MonitoringScheduleConfig=schedule_config(
+        definition), Tags=[{"Key": "team", "Value": "ml"}])["MonitoringScheduleArn"]
     assert arn.endswith(f":monitoring-schedule/{name}")
+    assert sagemaker.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "ml"}]
     wait_until(lambda: status(sagemaker, name) == "Scheduled", timeout=30)
     described = sagemaker.describe_monitoring_schedule(MonitoringScheduleName=name)
     assert described["EndpointName"] == endpoint and described["MonitoringType"] == "DataQuality"
