@@ -7,11 +7,13 @@ expressions ScheduleConfig documents, "Monitoring schedule in status Pending" fo
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from botocore.exceptions import ClientError
 
 from emulator.testing.waiting import wait_until
-from tests.inference_helpers import ROLE, XGBOOST_IMAGE
+from tests.inference_helpers import ROLE
 from tests.jobhelpers import unique
 
 ANALYZER = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
@@ -24,16 +26,22 @@ def error(call, **kwargs) -> tuple[str, str]:
     return info.value.response["Error"]["Code"], info.value.response["Error"]["Message"]
 
 
-@pytest.fixture(scope="module")
-def endpoint(server):
+NO_IMAGE = "sagemaker-emulator-test/no-such-image:1"  # fails at once: nothing to build or run
+
+
+def endpoint_record(sm) -> str:
     """An endpoint record (it need not serve: definitions and schedules only name it)."""
-    sm = server.client("sagemaker")
     name = unique("monitored")
-    sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": XGBOOST_IMAGE})
+    sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": NO_IMAGE})
     sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
         "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}])
     sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
     return name
+
+
+@pytest.fixture(scope="module")
+def endpoint(server):
+    return endpoint_record(server.client("sagemaker"))
 
 
 def data_quality(name: str, endpoint: str, bucket: str = "monitor-bucket") -> dict:
@@ -116,9 +124,10 @@ def test_a_schedule_goes_pending_scheduled_stopped_and_back(sagemaker, endpoint)
     definition = unique("dq-def")
     sagemaker.create_data_quality_job_definition(**data_quality(definition, endpoint))
     name = unique("hourly")
-    arn = sagemaker.create_monitoring_schedule(MonitoringScheduleName=name,
-                                               MonitoringScheduleConfig=schedule_config(definition))["MonitoringScheduleArn"]
+    arn = sagemaker.create_monitoring_schedule(MonitoringScheduleName=name, MonitoringScheduleConfig=schedule_config(
+        definition), Tags=[{"Key": "team", "Value": "ml"}])["MonitoringScheduleArn"]
     assert arn.endswith(f":monitoring-schedule/{name}")
+    assert sagemaker.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "ml"}]
     wait_until(lambda: status(sagemaker, name) == "Scheduled", timeout=30)
     described = sagemaker.describe_monitoring_schedule(MonitoringScheduleName=name)
     assert described["EndpointName"] == endpoint and described["MonitoringType"] == "DataQuality"
@@ -228,3 +237,51 @@ def test_a_run_with_nothing_captured_fails_as_sagemaker_says(server, sagemaker, 
     refused = requests.post(f"{server.endpoint}/_emulator/monitoring-schedules/{name}/run", data="x",
                             headers={"Content-Type": "text/plain"}, timeout=30)
     assert refused.status_code == 403
+
+
+@pytest.mark.own_server(env={"SAGEMAKER_EMULATOR_SCHEDULE_CLOCK_SCALE": "720"})
+def test_a_restarted_scheduler_neither_loses_nor_repeats_runs(own_server):
+    """An hourly schedule on a clock 720 times faster (a run every 5 s), the emulator killed for two runs'
+    time: every hour gets exactly one execution, those due while it was down included."""
+    sm = own_server.client("sagemaker")
+    endpoint = endpoint_record(sm)
+    definition = unique("dq-def")
+    sm.create_data_quality_job_definition(**data_quality(definition, endpoint))
+    name = unique("fast")
+    sm.create_monitoring_schedule(MonitoringScheduleName=name, MonitoringScheduleConfig=schedule_config(definition))
+
+    def scheduled() -> list:
+        pages = sm.get_paginator("list_monitoring_executions").paginate(MonitoringScheduleName=name,
+                                                                        SortBy="ScheduledTime", SortOrder="Ascending")
+        return [e["ScheduledTime"].timestamp() for page in pages for e in page["MonitoringExecutionSummaries"]]
+    wait_until(lambda: len(scheduled()) >= 2, timeout=60)
+    own_server.kill()
+    import time
+    time.sleep(12)
+    own_server.start()
+    sm = own_server.client("sagemaker")
+    before = len(scheduled())
+    wait_until(lambda: len(scheduled()) >= before + 2, timeout=60)
+    times = scheduled()
+    assert len(set(times)) == len(times)
+    assert all(later - earlier == 3600 for earlier, later in itertools.pairwise(times)), times
+    assert times[0] % 3600 == 0
+    summaries = sm.list_monitoring_executions(MonitoringScheduleName=name)["MonitoringExecutionSummaries"]
+    assert {e["MonitoringExecutionStatus"] for e in summaries} == {"Failed"}  # nothing captured: no job
+
+
+def test_cron_hours_and_the_times_they_fall_on():
+    from emulator.core.monitoring import cron
+    day = 86400 * 20000.0  # a UTC midnight
+    every_two = cron.parse({"ScheduleExpression": "cron(0 1/2 ? * * *)"})
+    assert sorted(every_two.hours) == list(range(1, 24, 2))
+    assert every_two.next_run(day) == day + 3600 and every_two.next_run(day + 3600) == day + 3 * 3600
+    daily = cron.parse({"ScheduleExpression": "cron(0 17 ? * * *)"})
+    assert daily.next_run(day + 17 * 3600) == day + 86400 + 17 * 3600
+    assert daily.last_run(day + 16 * 3600) == day - 86400 + 17 * 3600
+    assert sorted(cron.parse({"ScheduleExpression": "cron(0 17/12 ? * * *)"}).hours) == [17]  # cron counts within a day
+    window = cron.parse({"ScheduleExpression": "NOW", "DataAnalysisStartTime": "-P1DT2H",
+                         "DataAnalysisEndTime": "-PT2H30M"})
+    assert window.once and (window.start_offset, window.end_offset) == (-93600, -9000)
+    hourly = cron.parse({"ScheduleExpression": "cron(0 * ? * * *)"}, {"StartTimeOffset": "-PT3H", "EndTimeOffset": "-PT1H"})
+    assert (hourly.start_offset, hourly.end_offset) == (-10800, -3600)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import posixpath
 import time
 from typing import Any
@@ -113,7 +114,7 @@ def list_executions(services: Services, req: dict[str, Any]) -> tuple[list[dict]
         if req.get(key) is not None:
             where.append(("ScheduledTime", op, to_epoch(req[key])))
     page, token = list_page(services.records, KIND, req, ListFields(name="MonitoringScheduleName", status=STATUS),
-                            default_sort="ScheduledTime", where_members=where,
+                            where_members=where,
                             sort_keys={"ScheduledTime": "ScheduledTime"})
     return [pick(e, SUMMARY) for e in page], token
 
@@ -371,9 +372,11 @@ def run_now(services: Services, schedule_name: str, now: float) -> dict[str, Any
     spec = schedules.job_spec(services, schedule)
     timing = schedules.timing(schedule, spec)
     length = (timing.end_offset - timing.start_offset) / services.settings.schedule_clock_scale
+    # Captured records carry whole seconds (inferenceTime): the window ends at the end of this second.
+    end = float(math.ceil(now))
     body = None
     while body is None:  # two runs in the same millisecond: the second is scheduled a millisecond later
-        body = record(services, schedule, schedules.clock(services, schedule, now), (now - length, now))
+        body = record(services, schedule, schedules.clock(services, schedule, now), (end - length, end))
         now += 0.001
     started = advance(services, body["_name"])
     body = get(services, body["_name"]) or body

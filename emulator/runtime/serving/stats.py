@@ -94,11 +94,11 @@ class InvocationStats:
             return
         try:
             invocation_stats.add(self.services.db, counts)
-        except Exception:
+        except Exception:  # noqa: BLE001 - e.g. the store closing during a reset
             log.exception("could not store invocation counts")
         try:
             publish_endpoint_metrics(self.services, metric_data(counts, extremes))
-        except Exception:
+        except Exception:  # noqa: BLE001
             log.exception("could not publish endpoint metrics")
 
     def _run(self) -> None:
