@@ -141,8 +141,8 @@ def test_capture_decay_confusion_matrix_threshold_retrain(story, images, sagemak
     (listed,) = cloudwatch.list_metrics(Namespace=story.MODEL_METRICS, MetricName="f1",
                                         Dimensions=dimensions)["Metrics"]
     assert sorted(d["Name"] for d in listed["Dimensions"]) == ["Endpoint", "MonitoringSchedule"]
-    state = story.wait_for(lambda: cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0],
-                           lambda a: a["StateValue"] == "ALARM", timeout=60)
+    state = wait_until(lambda: [a for a in cloudwatch.describe_alarms(AlarmNames=[alarm], StateValue="ALARM")
+                                ["MetricAlarms"]], timeout=60, what="the alarm in ALARM")[0]
     assert state["StateReason"].startswith("Threshold Crossed: 1 datapoint [")
     assert json.loads(state["StateReasonData"])["recentDatapoints"] == [pytest.approx(f1)]
     execution_arn = wait_until(lambda: [s["PipelineExecutionArn"] for s in

@@ -170,7 +170,7 @@ def latest_execution(monitor, timeout: float = 2 * 3600):
     while not monitor.list_executions():
         if time.monotonic() > deadline:
             raise TimeoutError(f"no execution of {monitor.monitoring_schedule_name}")
-        time.sleep(30)
+        time.sleep(5)
     execution = monitor.list_executions()[-1]
     execution.wait(logs=False)
     return execution
