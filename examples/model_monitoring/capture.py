@@ -56,9 +56,12 @@ def train(session, role: str, bucket: str, prefix: str) -> Estimator:
 
 
 def deploy_with_capture(estimator: Estimator, session, bucket: str, prefix: str, endpoint_name: str):
-    """The user guide's DataCaptureConfig: every request and response lands in S3."""
+    """The user guide's DataCaptureConfig, every parameter it lists: each request and response lands in
+    S3, CSV and JSON bodies as text (other content types base64)."""
     capture = DataCaptureConfig(enable_capture=True, sampling_percentage=100,
-                                destination_s3_uri=f"s3://{bucket}/{prefix}/data-capture", sagemaker_session=session)
+                                destination_s3_uri=f"s3://{bucket}/{prefix}/data-capture", kms_key_id=None,
+                                capture_options=["REQUEST", "RESPONSE"], csv_content_types=["text/csv"],
+                                json_content_types=["application/json"], sagemaker_session=session)
     return estimator.deploy(initial_instance_count=1, instance_type=INSTANCE, endpoint_name=endpoint_name,
                             serializer=CSVSerializer(), deserializer=CSVDeserializer(), data_capture_config=capture)
 
