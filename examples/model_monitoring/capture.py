@@ -82,8 +82,7 @@ def captured_records(session, bucket: str, prefix: str, endpoint_name: str, at_l
                    for line in S3Downloader.read_file(key, sagemaker_session=session).splitlines() if line]
         if len(records) >= at_least or time.monotonic() > deadline:
             return records
-        time.sleep(5)
-
+        time.sleep(2)
 
 
 def main() -> None:
