@@ -15,6 +15,13 @@ def _flag(name: str, default: str) -> bool:
     return _env(name, default).lower() in ("1", "true", "yes")
 
 
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError(f"expected a positive number, got {text}")
+    return value
+
+
 def _sources_dir() -> Path:
     """The folder holding containers/ and algorithms/ (image build contexts, algorithm code): the
     checkout this runs from, or the copy an installed package carries (setup.py bundles them as
@@ -125,6 +132,9 @@ class Settings:
     serverless_idle_seconds: float = field(default_factory=lambda: float(_env("SERVERLESS_IDLE_SECONDS", "300")))
     # How long an invocation of a cold serverless variant waits before ModelNotReadyException.
     serverless_wait_seconds: float = field(default_factory=lambda: float(_env("SERVERLESS_WAIT_SECONDS", "30")))
+    # Monitoring schedules' clock runs this many times faster than wall time (tests: 3600 makes an hourly
+    # schedule run every second); reports and ScheduledTime follow the schedule's clock.
+    schedule_clock_scale: float = field(default_factory=lambda: _positive(_env("SCHEDULE_CLOCK_SCALE", "1")))
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
@@ -211,7 +212,25 @@ async def emulator_endpoint(request: Request, services: Services, controllers: C
     if path == "/_emulator/reset" and request.method == "POST":
         await run_in_threadpool(services.reset)
         return JSONResponse({"status": "reset"})
+    if path.startswith(RUN_SCHEDULE[0]) and path.endswith(RUN_SCHEDULE[1]) and request.method == "POST":
+        return await run_schedule(services, path[len(RUN_SCHEDULE[0]):-len(RUN_SCHEDULE[1])])
     return JSONResponse({"message": f"Unknown emulator endpoint {request.method} {path}"}, status_code=404)
+
+
+RUN_SCHEDULE = ("/_emulator/monitoring-schedules/", "/run")
+
+
+async def run_schedule(services: Services, name: str) -> Response:
+    """Run a monitoring schedule's next execution now (docs/model-monitor.md): the execution's summary, with
+    the ARN of the processing job it started."""
+    from emulator.runtime.controllers.schedules import run_now
+    try:
+        answer = await run_in_threadpool(run_now, services, name, time.time())
+    except AwsError as err:
+        return JSONResponse({"message": err.message}, status_code=400)
+    if answer is None:
+        return JSONResponse({"message": f"Monitoring schedule {name} not found."}, status_code=404)
+    return JSONResponse(answer)
 
 
 def job_runtime(controllers: ControllerManager) -> Runtime | None:
@@ -250,6 +269,7 @@ def start_runtime(services: Services) -> ControllerManager:
     from emulator.pipelines.executor import ExecutionController
     from emulator.runtime.controllers.manager import ControllerManager
     from emulator.runtime.controllers.monitoring import AlarmController, DeliveryController
+    from emulator.runtime.controllers.schedules import MonitoringScheduleController
     from emulator.runtime.controllers.tuning import TuningController
     manager = ControllerManager(services, resync_seconds=services.settings.resync_seconds)
     if services.settings.run_jobs:
@@ -261,6 +281,7 @@ def start_runtime(services: Services) -> ControllerManager:
     manager.add(ExecutionController(services))
     manager.add(AlarmController(services))
     manager.add(DeliveryController(services))
+    manager.add(MonitoringScheduleController(services))
     event_target.register()
     manager.start()
     return manager

@@ -88,3 +88,24 @@ def test_every_builtin_tabular_algorithm_trains(run_example):
              line.split()[0] in algorithms}
     assert set(lines) == algorithms and all(line.split()[1] == "Completed" for line in lines.values())
     assert "validation:error=" in lines["xgboost"] and "test:accuracy=" in lines["knn"]
+
+
+def test_data_capture_example_reads_the_captured_records_back(run_example):
+    result = run_example("model_monitoring/capture.py")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert ": 10 captured records under s3://sagemaker-example-monitoring/capture-demo-" in result.stdout
+    lines = [line for line in result.stdout.splitlines() if line.strip().startswith("inferenceId ")]
+    assert [line.split()[1] for line in lines] == [str(i) for i in range(10)]
+    returned = result.stdout.split("scores returned to the caller: ")[1].split()[0].rstrip(",")
+    assert float(lines[0].rsplit("-> ", 1)[1]) == pytest.approx(float(returned), abs=1e-4)
+
+
+def test_model_monitoring_example_closes_the_decay_loop(run_example, server):
+    result = run_example("model_monitoring/monitor_and_retrain.py")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert "data quality: CompletedWithViolations: Job completed successfully with" in out
+    assert "x0: baseline_drift_check" in out
+    assert "model quality: confusion matrix" in out
+    assert "-- Threshold Crossed: 1 datapoint [" in out
+    assert "'Reason': 'churn-monitor-" in out and "PipelineExecutionStatus: Succeeded" in out

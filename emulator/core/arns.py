@@ -21,6 +21,9 @@ SAGEMAKER_RESOURCE = {
     "ModelPackage": "model-package",
     "Pipeline": "pipeline",
     "Artifact": "artifact",
+    "DataQualityJobDefinition": "data-quality-job-definition",
+    "ModelQualityJobDefinition": "model-quality-job-definition",
+    "MonitoringSchedule": "monitoring-schedule",
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -77,9 +77,13 @@ def filter_sort_page(items: Iterable[dict[str, Any]], request: dict[str, Any], f
 
 
 def list_page(records: Records, kind: str, request: dict[str, Any], fields: ListFields,
-              default_sort: str = "CreationTime", default_max: int = 10) -> tuple[list[dict[str, Any]], str | None]:
+              default_sort: str = "CreationTime", default_max: int = 10,
+              where_members: Sequence[tuple[str, str, Any]] = (),
+              sort_keys: dict[str, str] | None = None) -> tuple[list[dict[str, Any]], str | None]:
     """filter_sort_page over one kind of stored record, done by SQLite: only the page is read and
-    parsed, however many records there are. Same filters, order (ties in creation order) and tokens."""
+    parsed, however many records there are. Same filters, order (ties in creation order) and tokens.
+    `where_members`: further (member, operator, value) conditions of the resource's own filters
+    (ListMonitoringExecutions' EndpointName, ScheduledTimeBefore, ...); `sort_keys` its own SortBy values."""
     def member(name: str) -> str:  # names come from code (ListFields), never from the request
         return f"json_extract(body, '$.{name}')"
     where, params = ["kind=?"], [kind]
@@ -95,8 +99,12 @@ def list_page(records: Records, kind: str, request: dict[str, Any], fields: List
     if request.get("StatusEquals") and fields.status:
         where.append(f"{member(fields.status)} = ?")
         params.append(request["StatusEquals"])
+    for name, op, value in where_members:
+        assert op in ("=", "<", ">")
+        where.append(f"{member(name)} {op} ?")
+        params.append(value)
     keys = {"Name": fields.name, "CreationTime": fields.created, "CreationTimeStamp": fields.created,
-            "Status": fields.status or fields.name}
+            "Status": fields.status or fields.name, **(sort_keys or {})}
     sort_by = member(keys.get(request.get("SortBy") or default_sort, fields.created))
     direction = "ASC" if request.get("SortOrder") == "Ascending" else "DESC"
     start = decode_token(request.get("NextToken"))
