@@ -41,7 +41,11 @@ def endpoint_record(sm) -> str:
 
 @pytest.fixture(scope="module")
 def endpoint(server):
-    return endpoint_record(server.client("sagemaker"))
+    sm = server.client("sagemaker")
+    name = endpoint_record(sm)
+    yield name
+    sm.delete_endpoint(EndpointName=name)  # the shared emulator's other tests expect no endpoints
+    sm.get_waiter("endpoint_deleted").wait(EndpointName=name, WaiterConfig={"Delay": 0.5, "MaxAttempts": 120})
 
 
 def data_quality(name: str, endpoint: str, bucket: str = "monitor-bucket") -> dict:

@@ -113,38 +113,33 @@ class JobSpec:
 
 
 def spec_of_definition(monitoring_type: str, body: dict[str, Any]) -> JobSpec:
-    app = body[f"{monitoring_type}AppSpecification"]
-    baseline = body.get(f"{monitoring_type}BaselineConfig") or {}
     job_input = body[f"{monitoring_type}JobInput"]
-    outputs = body[f"{monitoring_type}JobOutputConfig"]
-    return JobSpec(
-        monitoring_type=monitoring_type, definition_name=body[NAME], image=app["ImageUri"], role=body["RoleArn"],
-        cluster=body["JobResources"]["ClusterConfig"], endpoint_input=job_input["EndpointInput"],
-        output=outputs["MonitoringOutputs"][0]["S3Output"], output_kms_key=outputs.get("KmsKeyId"),
-        environment=dict(app.get("Environment") or {}), entrypoint=app.get("ContainerEntrypoint"),
-        arguments=app.get("ContainerArguments"), stopping=body.get("StoppingCondition"),
-        network=body.get("NetworkConfig"),
-        constraints_uri=(baseline.get("ConstraintsResource") or {}).get("S3Uri"),
-        statistics_uri=(baseline.get("StatisticsResource") or {}).get("S3Uri"),
-        preprocessor_uri=app.get("RecordPreprocessorSourceUri"),
-        postprocessor_uri=app.get("PostAnalyticsProcessorSourceUri"), problem_type=app.get("ProblemType"),
-        ground_truth_uri=(job_input.get("GroundTruthS3Input") or {}).get("S3Uri"))
+    app = body[f"{monitoring_type}AppSpecification"]
+    return _spec(monitoring_type, body[NAME], body, app, body.get(f"{monitoring_type}BaselineConfig"),
+                 job_input["EndpointInput"], body[f"{monitoring_type}JobOutputConfig"],
+                 body["JobResources"]["ClusterConfig"], app.get("Environment"), app.get("ProblemType"),
+                 (job_input.get("GroundTruthS3Input") or {}).get("S3Uri"))
 
 
 def spec_of_embedded(monitoring_type: str, body: dict[str, Any]) -> JobSpec:
     """A schedule's MonitoringJobDefinition (the generic ModelMonitor form)."""
-    app = body["MonitoringAppSpecification"]
-    baseline = body.get("BaselineConfig") or {}
-    outputs = body["MonitoringOutputConfig"]
+    return _spec(monitoring_type, None, body, body["MonitoringAppSpecification"], body.get("BaselineConfig"),
+                 body["MonitoringInputs"][0]["EndpointInput"], body["MonitoringOutputConfig"],
+                 body["MonitoringResources"]["ClusterConfig"], body.get("Environment"), None, None)
+
+
+def _spec(monitoring_type: str, name: str | None, body: dict[str, Any], app: dict[str, Any], baseline: dict | None,
+          endpoint_input: dict[str, Any], outputs: dict[str, Any], cluster: dict[str, Any],
+          environment: dict[str, str] | None, problem_type: str | None, ground_truth: str | None) -> JobSpec:
+    baseline = baseline or {}
     return JobSpec(
-        monitoring_type=monitoring_type, definition_name=None, image=app["ImageUri"], role=body["RoleArn"],
-        cluster=body["MonitoringResources"]["ClusterConfig"],
-        endpoint_input=body["MonitoringInputs"][0]["EndpointInput"],
-        output=outputs["MonitoringOutputs"][0]["S3Output"], output_kms_key=outputs.get("KmsKeyId"),
-        environment=dict(body.get("Environment") or {}), entrypoint=app.get("ContainerEntrypoint"),
-        arguments=app.get("ContainerArguments"), stopping=body.get("StoppingCondition"),
-        network=body.get("NetworkConfig"),
+        monitoring_type=monitoring_type, definition_name=name, image=app["ImageUri"], role=body["RoleArn"],
+        cluster=cluster, endpoint_input=endpoint_input, output=outputs["MonitoringOutputs"][0]["S3Output"],
+        output_kms_key=outputs.get("KmsKeyId"), environment=dict(environment or {}),
+        entrypoint=app.get("ContainerEntrypoint"), arguments=app.get("ContainerArguments"),
+        stopping=body.get("StoppingCondition"), network=body.get("NetworkConfig"),
         constraints_uri=(baseline.get("ConstraintsResource") or {}).get("S3Uri"),
         statistics_uri=(baseline.get("StatisticsResource") or {}).get("S3Uri"),
         preprocessor_uri=app.get("RecordPreprocessorSourceUri"),
-        postprocessor_uri=app.get("PostAnalyticsProcessorSourceUri"))
+        postprocessor_uri=app.get("PostAnalyticsProcessorSourceUri"), problem_type=problem_type,
+        ground_truth_uri=ground_truth)
