@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.goals import Goals  # noqa: E402
-from emulator.testing.emulator import SubprocessEmulator  # noqa: E402
-from tests.jobhelpers import ROLE  # noqa: E402
+from bench.goals import Goals
+from emulator.testing.emulator import SubprocessEmulator
+from tests.jobhelpers import ROLE
 
 IMAGE_URI = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 FEATURES = 20

@@ -24,8 +24,8 @@ import psutil
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.goals import Goals  # noqa: E402
-from emulator.testing.emulator import SubprocessEmulator  # noqa: E402
+from bench.goals import Goals
+from emulator.testing.emulator import SubprocessEmulator
 
 AUTH = ("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, "
         "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64)  # well-formed; not verified by default

@@ -30,9 +30,9 @@ from pathlib import Path
 import urllib3
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.goals import Goals  # noqa: E402
-from emulator.testing.emulator import SubprocessEmulator  # noqa: E402
-from tests.inference_helpers import ROLE, XGBOOST_IMAGE, delete_all_endpoints, wait_endpoint, xgboost_model  # noqa: E402
+from bench.goals import Goals
+from emulator.testing.emulator import SubprocessEmulator
+from tests.inference_helpers import ROLE, XGBOOST_IMAGE, delete_all_endpoints, wait_endpoint, xgboost_model
 
 BUCKET = "bench-inference"
 PAYLOAD = b"0.5,-1.25,0.75,2.0\n"

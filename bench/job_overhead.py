@@ -21,10 +21,10 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.goals import Goals  # noqa: E402
-from bench.localmode import cleaned_up_local_mode  # noqa: E402
-from emulator.testing.emulator import SubprocessEmulator  # noqa: E402
-from tests.jobhelpers import ROLE, ensure_byo_image, shell_training_job  # noqa: E402
+from bench.goals import Goals
+from bench.localmode import cleaned_up_local_mode
+from emulator.testing.emulator import SubprocessEmulator
+from tests.jobhelpers import ROLE, ensure_byo_image, shell_training_job
 
 
 def bare_docker_run(image: str) -> float:

@@ -20,11 +20,11 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.goals import Goals  # noqa: E402
-from bench.localmode import cleaned_up_local_mode  # noqa: E402
-from emulator.testing.emulator import SubprocessEmulator  # noqa: E402
-from tests.jobhelpers import ROLE, ensure_byo_image, shell_processing_job  # noqa: E402
-from tests.pipelinehelpers import definition, processing_step, wait_execution  # noqa: E402
+from bench.goals import Goals
+from bench.localmode import cleaned_up_local_mode
+from emulator.testing.emulator import SubprocessEmulator
+from tests.jobhelpers import ROLE, ensure_byo_image, shell_processing_job
+from tests.pipelinehelpers import definition, processing_step, wait_execution
 
 
 def poll_job(sagemaker, name: str) -> None:

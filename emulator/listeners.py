@@ -52,8 +52,8 @@ def servers(app, settings: Settings, sdk_socket: socket.socket | None, *, log_le
             access_log: bool = False) -> tuple[uvicorn.Server, uvicorn.Server | None]:
     """The main server (https with settings.tls) and the SDK listener's (None without its socket), on one
     app; the emulator's certificate is made first if either speaks https."""
-    from emulator.tls import ensure_certificate
     from emulator.http_limits import limited_protocol
+    from emulator.tls import ensure_certificate
     # Header-size and slow-client limits on every listener (docs/security.md).
     common = {"log_level": log_level, "access_log": access_log, "timeout_keep_alive": 30,
               "http": limited_protocol(settings.client_timeout)}

@@ -13,8 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from emulator import api  # noqa: E402
-from emulator.aws import handlers, models  # noqa: E402
+from emulator import api
+from emulator.aws import handlers, models
 
 SERVICES = ["sagemaker", "sagemaker-runtime", "sagemaker-metrics", "logs", "cloudwatch", "events", "sts", "iam"]
 S3_OPERATIONS = [

@@ -92,7 +92,7 @@ def test_extended_statistics_cloudwatch_refuses(text):
 
 def test_extended_statistic_values():
     samples = [(float(v), 1.0) for v in range(1, 11)]  # 1..10
-    value = lambda text: statistics.compute(statistics.parse(text), samples)  # noqa: E731
+    value = lambda text: statistics.compute(statistics.parse(text), samples)
     assert value("p50") == 5.0 and value("p90") == 9.0 and value("p100") == 10.0
     assert value("tm80") == pytest.approx(4.5)          # mean of 1..8
     assert value("TM(10%:90%)") == pytest.approx(5.5)   # mean of 2..9

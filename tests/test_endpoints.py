@@ -298,7 +298,7 @@ def _capture_lines(s3, prefix: str, expected: int, timeout: float = 20) -> list[
 
 def test_capture_files_and_lines_are_laid_out_byte_for_byte_as_aws(emu, rt, echo_endpoint):
     s3 = emu.client("s3")
-    before = dt.datetime.now(dt.timezone.utc)
+    before = dt.datetime.now(dt.UTC)
     calls = [(b"1,2,3\n", "text/csv; charset=utf-8", "text/csv", "42"),
              (b'{"a": [1, 2]}', "application/json", "application/json", None),
              (bytes(range(256)), "application/x-npy", None, None)]

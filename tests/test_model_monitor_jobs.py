@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from sklearn import metrics as sk
 
+from emulator.testing.sdk import sdk_environment, sdk_session
 from tests.jobhelpers import ROLE, unique, wait_for
 from tests.monitorhelpers import (
     baseline_csv,
@@ -26,7 +27,6 @@ from tests.monitorhelpers import (
     utc_hour,
     write_hour_of_capture,
 )
-from emulator.testing.sdk import sdk_environment, sdk_session
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

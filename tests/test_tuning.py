@@ -24,7 +24,7 @@ from emulator.core.jobs import TRAINING
 from emulator.core.services import Services
 from emulator.server import start_runtime
 from emulator.testing.waiting import wait_for_status, wait_until
-from tests.jobhelpers import BARRIER_ENV, ROLE, barrier, ensure_byo_image, unique
+from tests.jobhelpers import BARRIER_ENV, ROLE, barrier, unique
 
 METRIC_REGEX = r"score=([-+0-9.eE]+)"
 

@@ -110,7 +110,7 @@ class Handler(BaseHTTPRequestHandler):
                 return
             try:
                 self.models[name] = (url, inference.Model.load(Path(url)))
-            except Exception as exc:  # noqa: BLE001 - reported to the caller
+            except Exception as exc:
                 log.exception("Unable to load model %s from %s", name, url)
                 self._reply(500, f"Unable to load model {name}: {exc}".encode(), "text/plain")
                 return

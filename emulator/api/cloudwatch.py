@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from emulator.aws.handlers import RequestContext, handler
 from emulator.aws.errors import AwsError
+from emulator.aws.handlers import RequestContext, handler
 from emulator.core.cloudwatch import alarms, metrics
 from emulator.core.cloudwatch.metrics import InvalidParameterValue
 

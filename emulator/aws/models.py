@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import botocore.session
 from botocore.model import OperationModel, ServiceModel
@@ -13,12 +13,12 @@ def _session() -> botocore.session.Session:
     return botocore.session.get_session()
 
 
-@lru_cache(maxsize=None)
+@cache
 def service_model(name: str) -> ServiceModel:
     return _session().get_service_model(name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def operation_model(service: str, operation: str) -> OperationModel | None:
     model = service_model(service)
     if operation not in model.operation_names:

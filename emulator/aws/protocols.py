@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Any
 from urllib.parse import unquote
 
@@ -167,7 +167,7 @@ def _json_error(ctx: RequestContext, err: AwsError) -> WireResponse:
 
 # --- errors of services that moved from query to JSON/CBOR (awsQueryCompatible) ----------------------
 
-@lru_cache(maxsize=None)
+@cache
 def _error_codes(service: str) -> tuple[dict[str, str], dict[str, str]]:
     """(shape name -> query code, query code -> shape name) from the model's error shapes."""
     model = models.service_model(service)
@@ -203,7 +203,7 @@ def _error_identity(service: str, err: AwsError) -> tuple[str, dict[str, str]]:
 
 # --- REST-JSON -----------------------------------------------------------------------------------
 
-@lru_cache(maxsize=None)
+@cache
 def _rest_routes(service: str) -> list[tuple[str, re.Pattern, OperationModel]]:
     model = models.service_model(service)
     routes = []

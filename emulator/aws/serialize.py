@@ -15,7 +15,7 @@ from botocore.model import Shape
 def to_epoch(value: Any) -> float:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
+            value = value.replace(tzinfo=dt.UTC)
         return value.timestamp()
     if isinstance(value, str):
         try:
@@ -23,13 +23,13 @@ def to_epoch(value: Any) -> float:
         except ValueError:
             stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
             if stamp.tzinfo is None:
-                stamp = stamp.replace(tzinfo=dt.timezone.utc)
+                stamp = stamp.replace(tzinfo=dt.UTC)
             return stamp.timestamp()
     return float(value)
 
 
 def to_iso(value: Any) -> str:
-    stamp = dt.datetime.fromtimestamp(to_epoch(value), tz=dt.timezone.utc)
+    stamp = dt.datetime.fromtimestamp(to_epoch(value), tz=dt.UTC)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
@@ -76,7 +76,7 @@ def _json_leaf(shape: Shape, value: Any) -> Any:
 def _cbor_leaf(shape: Shape, value: Any) -> Any:
     kind = shape.type_name
     if kind == "timestamp":
-        return dt.datetime.fromtimestamp(to_epoch(value), tz=dt.timezone.utc)
+        return dt.datetime.fromtimestamp(to_epoch(value), tz=dt.UTC)
     if kind == "blob":
         return value.encode() if isinstance(value, str) else bytes(value)
     if kind in ("float", "double"):

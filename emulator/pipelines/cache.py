@@ -31,8 +31,7 @@ _TIME_UNITS = {"H": 3600, "M": 60, "S": 1}
 def parse_duration(text: str) -> float:
     """Lenient ISO 8601 durations as seen in the wild: P30D, p30d, PT1H, P4DT12H, T12H, 30d, 30dT5h."""
     value = (text or "").strip().upper()
-    if value.startswith("P"):
-        value = value[1:]
+    value = value.removeprefix("P")
     date_part, _, time_part = value.partition("T")
     seconds = 0.0
     for amount, unit in re.findall(r"(\d+(?:\.\d+)?)([YMWD])", date_part):

@@ -258,7 +258,7 @@ class ExecutionController(Controller):
             ctx.set_step(name, AttemptCount=state.get("AttemptCount", 1) + 1, Metadata={},
                          _retry_at=time.time() + delay, **{k: None for k in ATTEMPT_STATE})
             return ctx.body["_steps"][name]["_retry_at"]
-        except Exception as exc:  # noqa: BLE001 - a bug in one step fails that step, visibly
+        except Exception as exc:
             log.exception("step %s of %s crashed", name, ctx.arn)
             return StepFailed(f"Internal error in the emulator: {exc}")
 

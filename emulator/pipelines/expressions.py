@@ -58,7 +58,7 @@ def get(path: str, scope: Scope) -> Any:
         return scope.parameters[rest]
     if head == "Execution":
         if rest == "CurrentDateTime":
-            return _iso(dt.datetime.now(dt.timezone.utc))
+            return _iso(dt.datetime.now(dt.UTC))
         if rest in ("TrainingJobName", "ProcessingJobName"):
             if scope.current_job_name is None:
                 raise ExpressionError(f"{path} is only defined inside the step that creates the job.")
@@ -147,8 +147,7 @@ def json_get(spec: Any, scope: Scope) -> Any:
 def json_path(document: Any, path: str, uri: str) -> Any:
     """The Jayway-style JsonPath subset the SDK emits: a.b[0].c, a['k'], optional leading $."""
     text = path.strip()
-    if text.startswith("$"):
-        text = text[1:]
+    text = text.removeprefix("$")
     if text and not text.startswith((".", "[")):
         text = "." + text
     try:
@@ -162,4 +161,4 @@ def _iso(stamp: dt.datetime) -> str:
 
 
 def iso_time(epoch: float) -> str:
-    return _iso(dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc))
+    return _iso(dt.datetime.fromtimestamp(epoch, tz=dt.UTC))

@@ -35,7 +35,7 @@ def client() -> docker.DockerClient:
 def _parse_docker_time(text: str) -> float:
     # Docker prints RFC 3339 with nanoseconds: 2026-11-27T22:15:52.123456789Z
     head, _, frac = text.rstrip("Z").partition(".")
-    stamp = dt.datetime.fromisoformat(head).replace(tzinfo=dt.timezone.utc).timestamp()
+    stamp = dt.datetime.fromisoformat(head).replace(tzinfo=dt.UTC).timestamp()
     return stamp + (float("0." + frac[:6]) if frac else 0.0)
 
 
@@ -131,7 +131,7 @@ class DockerBackend:
         try:
             return _parse_docker_time(stamp), message
         except ValueError:
-            return dt.datetime.now(dt.timezone.utc).timestamp(), text
+            return dt.datetime.now(dt.UTC).timestamp(), text
 
     def kill(self, container_id: str, signal: str = "SIGKILL") -> None:
         """Send a signal without waiting (a stop's grace period is the caller's to keep)."""

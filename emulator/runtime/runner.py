@@ -314,7 +314,7 @@ class JobRun:
             for host in self.hosts:
                 try:
                     staging.upload_tree(self.services, host.ml, container_path, uri, copy=True)
-                except Exception:  # noqa: BLE001 - the final upload at the end reports problems
+                except Exception:
                     log.debug("continuous upload failed", exc_info=True)
 
     # --- finishing ----------------------------------------------------------------------------------
@@ -360,7 +360,7 @@ class JobRun:
                   for step, (stamp, value) in enumerate(series)]
         try:
             experiments.record_job_metrics(self.services, self.kind.kind, self.name, points)
-        except Exception:  # noqa: BLE001 - metrics must never fail the job
+        except Exception:
             log.exception("could not record the metric series of %s", self.name)
 
     def _publish_cloudwatch_metrics(self, status: str) -> None:
@@ -373,7 +373,7 @@ class JobRun:
                 lines = [line for host in self.hosts for line in _metric_file_lines(host.ml)]
                 if lines:
                     cloudwatch.publish_monitoring_metrics(self.services, self.job, lines)
-        except Exception:  # noqa: BLE001 - metrics must never fail the job
+        except Exception:
             log.exception("could not publish the CloudWatch metrics of %s", self.name)
 
     def _collect(self, upload: Upload) -> None:

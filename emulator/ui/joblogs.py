@@ -15,8 +15,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.core.services import Services
 from emulator.core.builtin_metrics import builtin_metric_definitions
+from emulator.core.services import Services
 from emulator.runtime.logpump import MetricSeries
 
 TAIL_LINES = 500        # what a job page shows at first; the full log is one link away

@@ -1,5 +1,6 @@
 """SDK v3 ModelTrainer against the emulator: run by tests/test_sdk_v3.py with the SDK v3 venv."""
 import sys
+
 import boto3
 from sagemaker.core.helper.session_helper import Session
 from sagemaker.train import ModelTrainer

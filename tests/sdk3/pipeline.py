@@ -4,13 +4,13 @@ A ModelTrainer TrainingStep, then a Condition on its metric choosing a Fail step
 import sys
 
 import boto3
+from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
+from sagemaker.core.workflow.parameters import ParameterFloat
 from sagemaker.core.workflow.pipeline_context import PipelineSession
 from sagemaker.mlops.workflow.condition_step import ConditionStep
 from sagemaker.mlops.workflow.fail_step import FailStep
 from sagemaker.mlops.workflow.pipeline import Pipeline
 from sagemaker.mlops.workflow.steps import TrainingStep
-from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
-from sagemaker.core.workflow.parameters import ParameterFloat
 from sagemaker.train import ModelTrainer
 from sagemaker.train.configs import Compute, SourceCode
 

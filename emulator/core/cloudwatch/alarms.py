@@ -19,8 +19,14 @@ from emulator.aws.errors import AwsError, ValidationException
 from emulator.aws.serialize import to_epoch
 from emulator.core import arns, wake
 from emulator.core.cloudwatch import evaluation, statistics
-from emulator.core.cloudwatch.metrics import (InvalidParameterCombination, InvalidParameterValue, MetricKey,
-                                              MissingParameter, buckets, check_period)
+from emulator.core.cloudwatch.metrics import (
+    InvalidParameterCombination,
+    InvalidParameterValue,
+    MetricKey,
+    MissingParameter,
+    buckets,
+    check_period,
+)
 from emulator.core.events import bus
 from emulator.store.db import register_schema
 

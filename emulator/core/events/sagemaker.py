@@ -50,7 +50,7 @@ def status_changed(services, kind: str, body: dict[str, Any], previous: str | No
                          {k: v for k, v in body.items() if not k.startswith("_")})
         detail["Tags"] = {t["Key"]: t["Value"] for t in services.records.list_tags(arn)}
         bus.emit(services, _region(arn, services), SOURCE, detail_type, [arn], detail)
-    except Exception:  # noqa: BLE001 - an event must never fail the status write that caused it
+    except Exception:
         log.exception("could not send the %s event of %s", detail_type, arn)
 
 
@@ -74,7 +74,7 @@ def execution_changed(services, before: dict[str, Any] | None, after: dict[str, 
     """A pipeline execution was created or written: events for its status and its steps' statuses."""
     try:
         _execution_events(services, before, after)
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("could not send the events of %s", after.get("PipelineExecutionArn"))
 
 

@@ -58,9 +58,7 @@ def select(event: Any, path: str) -> Any:
         return _MISSING
     value = event
     for step in steps:
-        if isinstance(step, int) and isinstance(value, list) and step < len(value):
-            value = value[step]
-        elif isinstance(step, str) and isinstance(value, dict) and step in value:
+        if isinstance(step, int) and isinstance(value, list) and step < len(value) or isinstance(step, str) and isinstance(value, dict) and step in value:
             value = value[step]
         else:
             return _MISSING

@@ -18,8 +18,14 @@ from typing import Protocol
 from emulator.core.objectstore import checksums
 from emulator.core.objectstore.blobs import StagedBlob, remove_tree
 from emulator.core.objectstore.errors import S3Error
-from emulator.core.objectstore.records import (CompletedPart, ObjectInfo, PartInfo, Precondition, UploadInfo,
-                                               upload_from_row)
+from emulator.core.objectstore.records import (
+    CompletedPart,
+    ObjectInfo,
+    PartInfo,
+    Precondition,
+    UploadInfo,
+    upload_from_row,
+)
 from emulator.store.db import Database
 
 MAX_PARTS = 10000

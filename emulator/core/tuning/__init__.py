@@ -29,9 +29,17 @@ Where the emulator differs from AWS (by design, documented):
 """
 
 from emulator.core.tuning.ranges import Param, parse_ranges
-from emulator.core.tuning.records import (create_tuning_job, delete_tuning_job, describe_tuning_job, evaluate,
-                                          list_training_jobs_for_tuning_job, list_tuning_jobs, ranked_summaries,
-                                          stop_tuning_job, with_evaluation)
+from emulator.core.tuning.records import (
+                                          create_tuning_job,
+                                          delete_tuning_job,
+                                          describe_tuning_job,
+                                          evaluate,
+                                          list_training_jobs_for_tuning_job,
+                                          list_tuning_jobs,
+                                          ranked_summaries,
+                                          stop_tuning_job,
+                                          with_evaluation,
+)
 from emulator.core.tuning.spec import ARN, KIND, NAME, STATUS
 
 __all__ = ["ARN", "KIND", "NAME", "STATUS", "Param", "create_tuning_job", "delete_tuning_job", "describe_tuning_job",

@@ -121,7 +121,7 @@ class _Job:
         self.processing = job.get("DataProcessing") or {}
         capture = job.get("DataCaptureConfig") or {}
         self.generate_ids = bool(capture.get("GenerateInferenceId"))
-        self.started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def say(self, host: Host, message: str) -> None:
         self.engine.say(self.job, host, message)
@@ -302,7 +302,7 @@ class _Job:
         hour), as model-monitor-data-capture-batch.md shows: [{"prefix": ...}, key, key, ...]. The prefix is
         the bucket, so every key is listed whole whatever the input was (a prefix or a manifest)."""
         bucket, prefix = staging.s3_location(capture["DestinationS3Uri"])
-        hour = dt.datetime.now(dt.timezone.utc).strftime("%Y/%m/%d/%H")
+        hour = dt.datetime.now(dt.UTC).strftime("%Y/%m/%d/%H")
         out_bucket, _ = staging.s3_location(self.output["S3OutputPath"])
         name = f"{self.job['TransformJobName']}-{uuid.uuid4().hex[:8]}.manifest"
         in_bucket = inputs[0].bucket if inputs else out_bucket

@@ -177,7 +177,7 @@ class JobController(Controller):
             launched = run.launch(lambda: self._stopping(key))
         except (JobFailure, StagingError):
             raise
-        except Exception as exc:  # noqa: BLE001 - a launch that crashed half-way is not retried
+        except Exception as exc:
             log.exception("job %s could not be launched", key[1])
             raise JobFailure(f"InternalServerError: the emulator could not run the job: {type(exc).__name__}: "
                              f"{exc}") from exc

@@ -98,7 +98,7 @@ class ControllerManager:
         queue.forget(key)
         try:
             controller.give_up(key, error)
-        except Exception:  # noqa: BLE001 - the periodic resync will try the key again
+        except Exception:
             log.exception("could not end %s after its failures", key)
 
     def _resync_loop(self) -> None:
@@ -110,7 +110,7 @@ class ControllerManager:
         for controller, _ in self._pools:
             try:
                 keys = list(controller.keys())
-            except Exception:  # noqa: BLE001 - e.g. no Docker engine: the next resync tries again
+            except Exception:
                 log.exception("%s could not list its resources", type(controller).__name__)
                 continue
             for key in keys:
@@ -166,6 +166,6 @@ class ControllerManager:
         for controller in self.controllers:
             try:
                 getattr(controller, hook)()
-            except Exception:  # noqa: BLE001 - one controller failing must not keep the others from it
+            except Exception:
                 log.exception("%s: %s failed", type(controller).__name__, hook)
 

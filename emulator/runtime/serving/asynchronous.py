@@ -128,7 +128,7 @@ class AsyncInvocations:
                     return
             await asyncio.to_thread(self._write, stored["_output"], result["Body"],
                                     result.get("ContentType") or "application/octet-stream")
-        except Exception:  # noqa: BLE001 - a request must not stay queued because of a bug
+        except Exception:
             log.exception("async invocation %s failed", invocation_id)
             await self._fail(stored, "InternalFailure: the emulator could not process the request.")
         finally:

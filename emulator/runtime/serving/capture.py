@@ -109,7 +109,7 @@ def capture_line(record: Captured, event_id: str | None = None) -> str:
         data["endpointInput"] = _payload(record.request, record.request_type, "INPUT", config)
     if config.capture_output:
         data["endpointOutput"] = _payload(record.response, record.response_type, "OUTPUT", config)
-    stamp = dt.datetime.fromtimestamp(record.time, dt.timezone.utc)
+    stamp = dt.datetime.fromtimestamp(record.time, dt.UTC)
     metadata = {"eventId": event_id or str(uuid.uuid4())}
     if record.inference_id is not None:
         metadata["inferenceId"] = record.inference_id
@@ -121,7 +121,7 @@ def capture_line(record: Captured, event_id: str | None = None) -> str:
 def capture_key(prefix: str, endpoint: str, variant: str, first: float) -> str:
     """<prefix>/<endpoint>/<variant>/yyyy/mm/dd/HH/MM-SS-mmm-<uuid4>.jsonl for a file whose first record
     was at `first` (UTC)."""
-    stamp = dt.datetime.fromtimestamp(first, dt.timezone.utc)
+    stamp = dt.datetime.fromtimestamp(first, dt.UTC)
     name = f"{stamp:%M-%S}-{stamp.microsecond // 1000:03d}-{uuid.uuid4()}.jsonl"
     return "/".join(p for p in (prefix, endpoint, variant, f"{stamp:%Y/%m/%d/%H}", name) if p)
 
@@ -173,9 +173,7 @@ class CaptureWriter:
     def _run(self) -> None:
         while True:
             with self._lock:
-                if not self._buffer and not self._waiters and not self._closed:
-                    self._lock.wait(self.flush_seconds)
-                elif self._bytes < FLUSH_BYTES and not self._waiters and not self._closed:
+                if not self._buffer and not self._waiters and not self._closed or self._bytes < FLUSH_BYTES and not self._waiters and not self._closed:
                     self._lock.wait(self.flush_seconds)
                 batch, self._buffer, self._bytes = self._buffer, [], 0
                 waiters, self._waiters = self._waiters, []
@@ -190,7 +188,7 @@ class CaptureWriter:
     def _store(self, batch: list[Captured]) -> None:
         files: dict[tuple[str, str, str, str], list[Captured]] = defaultdict(list)
         for record in batch:
-            hour = dt.datetime.fromtimestamp(record.time, dt.timezone.utc).strftime("%Y%m%d%H")
+            hour = dt.datetime.fromtimestamp(record.time, dt.UTC).strftime("%Y%m%d%H")
             files[(record.config.destination, record.endpoint, record.variant, hour)].append(record)
         for (destination, endpoint, variant, _), records in files.items():
             try:
@@ -205,7 +203,7 @@ class CaptureWriter:
                     self._warn(destination, f"names bucket {bucket}, which does not exist")
                     continue
                 self.services.objects.put_object_bytes(bucket, key, data, content_type="application/octet-stream")
-            except Exception:  # noqa: BLE001 - capture must never take the writer down
+            except Exception:
                 log.exception("could not store captured data at s3://%s/%s", bucket, key)
 
     def _warn(self, destination: str, problem: str) -> None:

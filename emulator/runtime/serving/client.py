@@ -197,7 +197,7 @@ class ClientPool:
                 if reused and not connection.received and attempt == 1:
                     continue
                 raise
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 connection.close()
                 raise ContainerTimeout(f"no answer within {timeout:g} s") from None
             except asyncio.CancelledError:
@@ -228,7 +228,7 @@ class ClientPool:
                 while True:
                     try:
                         item = await asyncio.wait_for(exchange.stream.get(), timeout)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         raise ContainerTimeout(f"no data within {timeout:g} s") from None
                     if item is None:
                         return

@@ -58,11 +58,11 @@ class InvocationStats:
             return
         try:
             invocation_stats.add(self.services.db, counts)
-        except Exception:  # noqa: BLE001 - e.g. the store closing during a reset
+        except Exception:
             log.exception("could not store invocation counts")
         try:
             cloudwatch.publish_endpoint_metrics(self.services, counts, extremes)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("could not publish endpoint metrics")
 
     def _run(self) -> None:

@@ -90,7 +90,7 @@ def capture_files(ctx: Ctx, record: dict[str, Any], now: float) -> list[dict[str
     found: list[dict[str, Any]] = []
     variants = [v["VariantName"] for v in record.get("ProductionVariants", [])]
     for hours in range(CAPTURE_HOURS):
-        hour = dt.datetime.fromtimestamp(now - hours * 3600, dt.timezone.utc).strftime("%Y/%m/%d/%H")
+        hour = dt.datetime.fromtimestamp(now - hours * 3600, dt.UTC).strftime("%Y/%m/%d/%H")
         for variant in variants:
             for info in ctx.services.objects.list_objects(bucket, f"{base}{variant}/{hour}/"):
                 found.append({"uri": f"s3://{bucket}/{info.key}", "size": info.size, "key": info.key})
