@@ -12,7 +12,9 @@ RECENT = 10
 COUNTED = [("Pipeline", "Pipelines", url("pipelines")), ("PipelineExecution", "Pipeline executions", url("pipelines")),
            *[(t.kind, f"{t.label} jobs", url("jobs", t.slug)) for t in JOB_TYPES.values()],
            ("Experiment", "Experiments", url("experiments")), ("TrialComponent", "Runs (trial components)", url("experiments")),
-           ("ModelPackageGroup", "Model package groups", url("models")), (ENDPOINT, "Endpoints", url("endpoints"))]
+           ("ModelPackageGroup", "Model package groups", url("models")), (ENDPOINT, "Endpoints", url("endpoints")),
+           ("MonitoringSchedule", "Monitoring schedules", url("monitoring")),
+           ("CloudWatchAlarm", "CloudWatch alarms", url("monitoring"))]
 
 
 @page("/", nav="Home", order=0)
