@@ -9,6 +9,7 @@ import re
 import time
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import quote
 
 import networkx as nx
 import pytest
@@ -609,7 +610,7 @@ def monitoring(server):
     cloudwatch.put_metric_data(Namespace=namespace, MetricData=[
         {"MetricName": metric, "Dimensions": dimensions, "Timestamp": now - minutes * 60, "Value": value}
         for minutes, value in ((3, 0.1), (2, 0.2), (1, 0.9), (0, 0.9))])
-    alarm = unique("ui-drift")
+    alarm = f"{unique('ui-drift')}/{metric} high"   # alarm names may hold slashes and spaces
     cloudwatch.put_metric_alarm(AlarmName=alarm, Namespace=namespace, MetricName=metric, Dimensions=dimensions,
                                 Statistic="Maximum", Period=60, EvaluationPeriods=1, Threshold=0.5,
                                 ComparisonOperator="GreaterThanThreshold", TreatMissingData="ignore")
@@ -633,7 +634,7 @@ def test_monitoring_page_lists_schedules_alarms_and_rules(server, monitoring):
     dom = page(server, "/monitoring")
     assert dom.find("a", href=f"/_emulator/ui/monitoring/schedules/{m['schedule']}")
     assert dom.find("a", href=f"/_emulator/ui/endpoints/{m['endpoint']}")
-    assert dom.find("a", href=f"/_emulator/ui/monitoring/alarms/{m['alarm']}")
+    assert dom.find("a", href=f"/_emulator/ui/monitoring/alarms/{quote(m['alarm'], safe='')}")
     assert dom.find("section", id="monitoring-live", hx_get="/_emulator/ui/monitoring/live")
     html = get(server, "/monitoring/live").text
     row = html[html.index(f'data-schedule="{m["schedule"]}"'):].split("</tr>")[0]
@@ -668,8 +669,7 @@ def test_endpoint_page_links_the_schedules_watching_it(server, monitoring):
 
 def test_alarm_page_shows_history_and_charts_the_metric_against_the_threshold(server, monitoring):
     m = monitoring
-    html = get(server, f"/monitoring/alarms/{m['alarm']}").text
-    dom = Elements(html)
+    dom = page(server, f"/monitoring/alarms/{quote(m['alarm'], safe='')}")
     assert dom.find("section", id="alarm-live", data_status="ALARM")
     history = [a["data-type"] for a in dom.find("tr") if "data-type" in a]
     assert {"StateUpdate", "ConfigurationUpdate"} <= set(history)
@@ -677,7 +677,7 @@ def test_alarm_page_shows_history_and_charts_the_metric_against_the_threshold(se
     assert dom.find("polyline", data_points="4")           # one point per minute with data
     assert dom.find("line", data_threshold="0.5")
     assert dom.find("a", href="/_emulator/ui/monitoring")
-    fragment = Elements(get(server, f"/monitoring/alarms/{m['alarm']}?fragment=1").text)
+    fragment = Elements(get(server, f"/monitoring/alarms/{quote(m['alarm'], safe='')}?fragment=1").text)
     assert fragment.find("section", id="alarm-live") and not fragment.find("header")
 
 
