@@ -568,6 +568,26 @@ def data_quality_definition(name: str, endpoint: str, bucket: str, app: dict) ->
             "StoppingCondition": {"MaxRuntimeInSeconds": 600}}
 
 
+ANALYZER = {"ImageUri": "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"}
+
+
+def monitored_schedule(server, prefix: str, app: dict = ANALYZER, schedule_config: dict | None = None) -> \
+        tuple[str, str, str]:
+    """A bucket, an endpoint record capturing into it and a data quality schedule on that endpoint whose
+    monitoring image is `app`: (bucket, endpoint, schedule)."""
+    sagemaker = server.client("sagemaker")
+    bucket = unique(prefix)
+    server.client("s3").create_bucket(Bucket=bucket)
+    endpoint = monitored_endpoint(sagemaker, f"s3://{bucket}/capture")
+    job_definition = unique(f"{prefix}-dq")
+    sagemaker.create_data_quality_job_definition(**data_quality_definition(job_definition, endpoint, bucket, app))
+    schedule = unique(f"{prefix}-schedule")
+    sagemaker.create_monitoring_schedule(MonitoringScheduleName=schedule, MonitoringScheduleConfig={
+        "MonitoringJobDefinitionName": job_definition, "MonitoringType": "DataQuality",
+        **({"ScheduleConfig": schedule_config} if schedule_config else {})})
+    return bucket, endpoint, schedule
+
+
 def run_schedule(server, name: str) -> dict:
     answer = requests.post(f"{server.endpoint}/_emulator/monitoring-schedules/{name}/run", json={}, timeout=30)
     assert answer.status_code == 200, answer.text
@@ -591,17 +611,8 @@ def monitoring(server):
     """A schedule on an endpoint with one execution (failed: nothing was captured), an alarm in ALARM on a metric
     with datapoints, and an EventBridge rule on its state changes."""
     sagemaker, cloudwatch, events = server.client("sagemaker"), server.client("cloudwatch"), server.client("events")
-    bucket = unique("ui-monitor")
-    server.client("s3").create_bucket(Bucket=bucket)
-    endpoint = monitored_endpoint(sagemaker, f"s3://{bucket}/capture")
-    job_definition = unique("ui-dq")
-    sagemaker.create_data_quality_job_definition(**data_quality_definition(
-        job_definition, endpoint, bucket, {"ImageUri": "156813124566.dkr.ecr.us-east-1.amazonaws.com/"
-                                                       "sagemaker-model-monitor-analyzer"}))
-    schedule = unique("ui-schedule")
-    sagemaker.create_monitoring_schedule(MonitoringScheduleName=schedule, MonitoringScheduleConfig={
-        "MonitoringJobDefinitionName": job_definition, "MonitoringType": "DataQuality",
-        "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"}})
+    bucket, endpoint, schedule = monitored_schedule(server, "ui-monitor",
+                                                    schedule_config={"ScheduleExpression": "cron(0 * ? * * *)"})
     run_schedule(server, schedule)
 
     namespace, metric = unique("UiMonitoring"), "feature_baseline_drift_x"
@@ -686,25 +697,18 @@ def test_an_execution_with_violations_links_its_job_and_tables_its_report(server
     """A schedule whose (bring-your-own) monitoring image writes a constraint_violations.json: the execution
     turns CompletedWithViolations and its page shows the violations read from the report."""
     sagemaker, s3 = server.client("sagemaker"), server.client("s3")
-    bucket = unique("ui-violations")
-    s3.create_bucket(Bucket=bucket)
-    endpoint = monitored_endpoint(sagemaker, f"s3://{bucket}/capture")
+    # The image copies its baseline constraints file (the report below, staged like any baseline) to its output.
+    script = ('cp "$baseline_constraints" /opt/ml/processing/output/constraint_violations.json && mkdir -p '
+              "/opt/ml/output && echo 'CompletedWithViolations: 2 violations.' > /opt/ml/output/message")
+    bucket, endpoint, schedule = monitored_schedule(server, "ui-violations", {
+        "ImageUri": ensure_byo_image(), "ContainerEntrypoint": ["sh", "-c", script]})
     hour = time.strftime("%Y/%m/%d/%H", time.gmtime())
     s3.put_object(Bucket=bucket, Key=f"capture/{endpoint}/AllTraffic/{hour}/records.jsonl", Body=b"{}\n")
     report = {"violations": [{"feature_name": "age", "constraint_check_type": "baseline_drift_check",
                               "description": "Baseline drift distance 0.4 exceeds threshold 0.1"},
                              {"feature_name": "income", "constraint_check_type": "data_type_check",
                               "description": "Data type of income is Fractional in 20% of rows"}]}
-    # The image copies its baseline constraints file (this report, staged like any baseline) to its output.
     s3.put_object(Bucket=bucket, Key="baseline/constraints.json", Body=json.dumps(report).encode())
-    script = ('cp "$baseline_constraints" /opt/ml/processing/output/constraint_violations.json && mkdir -p '
-              "/opt/ml/output && echo 'CompletedWithViolations: 2 violations.' > /opt/ml/output/message")
-    job_definition = unique("ui-byo-dq")
-    sagemaker.create_data_quality_job_definition(**data_quality_definition(
-        job_definition, endpoint, bucket, {"ImageUri": ensure_byo_image(), "ContainerEntrypoint": ["sh", "-c", script]}))
-    schedule = unique("ui-violations")
-    sagemaker.create_monitoring_schedule(MonitoringScheduleName=schedule, MonitoringScheduleConfig={
-        "MonitoringJobDefinitionName": job_definition, "MonitoringType": "DataQuality"})
     try:
         job = run_schedule(server, schedule)["ProcessingJobArn"].rsplit("/", 1)[-1]
         wait_until(lambda: sagemaker.list_monitoring_executions(MonitoringScheduleName=schedule)[

@@ -14,7 +14,7 @@ import pytest
 
 from tests.jobhelpers import ROLE, ensure_byo_image, unique
 from tests.pipelinehelpers import definition, processing_step, training_step
-from tests.test_ui import data_quality_definition, monitored_endpoint, remove_monitoring, run_schedule
+from tests.test_ui import monitored_schedule, remove_monitoring, run_schedule
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -183,16 +183,7 @@ def test_approve_a_model_version_and_see_it_through_boto3(server, page, tmp_path
 
 def test_follow_the_monitoring_page_to_a_schedule_and_an_alarm(server, page, tmp_path):
     sagemaker, cloudwatch = server.client("sagemaker"), server.client("cloudwatch")
-    bucket = unique("ui-browser-monitor")
-    server.client("s3").create_bucket(Bucket=bucket)
-    endpoint = monitored_endpoint(sagemaker, f"s3://{bucket}/capture")
-    job_definition = unique("ui-browser-dq")
-    sagemaker.create_data_quality_job_definition(**data_quality_definition(
-        job_definition, endpoint, bucket, {"ImageUri": "156813124566.dkr.ecr.us-east-1.amazonaws.com/"
-                                                       "sagemaker-model-monitor-analyzer"}))
-    schedule = unique("ui-browser-schedule")
-    sagemaker.create_monitoring_schedule(MonitoringScheduleName=schedule, MonitoringScheduleConfig={
-        "MonitoringJobDefinitionName": job_definition, "MonitoringType": "DataQuality"})
+    _, endpoint, schedule = monitored_schedule(server, "ui-browser-monitor")
     alarm, namespace = unique("ui-browser-alarm"), unique("UiBrowser")
     cloudwatch.put_metric_data(Namespace=namespace, MetricData=[
         {"MetricName": "drift", "Timestamp": time.time() - minutes * 60, "Value": value}
