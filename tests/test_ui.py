@@ -670,6 +670,9 @@ def test_schedule_page_shows_its_definition_and_executions(server, monitoring):
     assert "Job inputs had no data" in text   # no processing job was started, so none is linked
     assert not [a for a in dom.find("a") if a.get("href", "").startswith("/_emulator/ui/jobs/processing/")]
     fragment = Elements(get(server, f"/monitoring/schedules/{m['schedule']}?fragment=1").text)
+    home = page(server, "/")
+    assert home.find("a", href=f"/_emulator/ui/monitoring/schedules/{m['schedule']}")   # its run is recent activity
+    assert home.find("a", data_kind="Monitoring schedules")
     assert fragment.find("section", id="executions-live") and not fragment.find("header")
 
 
