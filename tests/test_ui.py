@@ -686,7 +686,7 @@ def test_alarm_page_shows_history_and_charts_the_metric_against_the_threshold(se
     dom = page(server, f"/monitoring/alarms/{quote(m['alarm'], safe='')}")
     assert dom.find("section", id="alarm-live", data_status="ALARM")
     history = [a["data-type"] for a in dom.find("tr") if "data-type" in a]
-    assert {"StateUpdate", "ConfigurationUpdate"} <= set(history)
+    assert "StateUpdate" in history and history[-1] == "ConfigurationUpdate"   # newest first: creation is the oldest
     assert "Threshold Crossed" in dom.all_text
     assert dom.find("polyline", data_points="4")           # one point per minute with data
     assert dom.find("line", data_threshold="0.5")
