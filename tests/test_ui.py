@@ -9,14 +9,16 @@ import re
 import time
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import quote
 
 import networkx as nx
 import pytest
 import requests
 
+from emulator.testing.waiting import wait_until
 from emulator.ui.layout import NODE_H, NODE_W, layout
 from emulator.ui.svg import Series, line_chart
-from tests.jobhelpers import ROLE, unique
+from tests.jobhelpers import ROLE, ensure_byo_image, unique
 from tests.pipelinehelpers import definition, wait_execution
 from tests.test_tuning import SCORE, live_config, live_definition, score_script, tuning_image, wait_tuning  # noqa: F401
 
@@ -80,7 +82,7 @@ def test_console_address_redirects_and_home_links_every_section(server):
     assert response.headers["x-frame-options"] == "DENY"
     dom = Elements(response.text)
     nav = [a["href"] for a in dom.find("a") if a.get("href", "").startswith("/_emulator/ui/")]
-    for section in ("pipelines", "jobs", "experiments", "models", "endpoints"):
+    for section in ("pipelines", "jobs", "experiments", "models", "endpoints", "monitoring"):
         assert f"/_emulator/ui/{section}" in nav
     assert dom.find("a", data_kind="Training jobs")
     assert "Recent activity" in dom.all_text
@@ -92,7 +94,7 @@ def test_templates_and_pages_load_nothing_from_the_network(server):
     assert len(files) > 10
     for path in files:
         assert not remote.search(path.read_text()), path
-    for path in ("/", "/pipelines", "/jobs", "/experiments", "/models", "/endpoints"):
+    for path in ("/", "/pipelines", "/jobs", "/experiments", "/models", "/endpoints", "/monitoring"):
         dom = page(server, path)
         for tag, attrs in dom.tags:
             for key in ("src", "href"):
@@ -117,7 +119,9 @@ def test_vendored_htmx_is_the_recorded_version_and_is_served_immutable(server):
                                   "/pipelines/no-such-pipeline/versions/3", "/experiments/no-such-experiment",
                                   "/experiments/no-such-experiment/compare", "/models/no-such-group",
                                   "/models/no-such-group/1", "/endpoints/no-such-endpoint",
-                                  "/s3/no-such-bucket/key", "/jobs/processing/no-such-job/logs"])
+                                  "/s3/no-such-bucket/key", "/jobs/processing/no-such-job/logs",
+                                  "/monitoring/schedules/no-such-schedule", "/monitoring/alarms/no-such-alarm",
+                                  "/monitoring/alarms/no/such/alarm"])
 def test_unknown_pages_and_resources_get_the_404_page(server, path):
     dom = page(server, path, 404)
     assert dom.find("p", data_kind="not-found")
@@ -530,3 +534,194 @@ def test_a_multi_instance_job_log_says_which_host_wrote_each_line(server):
     assert "multi" in dom.find("pre", data_log="")[0]["class"]
     lines = dom.find("span", **{"class": "line"})
     assert [s["data-host"] for s in lines] == ["algo-1", "algo-2", "algo-1", "algo-2"]   # in arrival order
+
+
+# --- monitoring ----------------------------------------------------------------------------------
+
+def test_an_empty_emulator_says_it_has_no_monitoring_yet(own_server):
+    text = page(own_server, "/monitoring").all_text
+    for wording in ("No monitoring schedules yet", "No CloudWatch alarms yet", "No EventBridge rules yet"):
+        assert wording in text
+
+
+def monitored_endpoint(sagemaker, capture_uri: str) -> str:
+    """An endpoint record with data capture on (its model's image does not exist: it never serves, and
+    schedules only need the record)."""
+    name = unique("ui-monitored")
+    sagemaker.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "smemu-ui-no-such-image:1"})
+    sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}],
+        DataCaptureConfig={"EnableCapture": True, "InitialSamplingPercentage": 100, "DestinationS3Uri": capture_uri,
+                           "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]})
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    return name
+
+
+def data_quality_definition(name: str, endpoint: str, bucket: str, app: dict) -> dict:
+    return {"JobDefinitionName": name, "RoleArn": ROLE, "DataQualityAppSpecification": app,
+            "JobResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 1}},
+            "DataQualityBaselineConfig": {"ConstraintsResource": {"S3Uri": f"s3://{bucket}/baseline/constraints.json"}},
+            "DataQualityJobInput": {"EndpointInput": {"EndpointName": endpoint,
+                                                      "LocalPath": "/opt/ml/processing/input/endpoint"}},
+            "DataQualityJobOutputConfig": {"MonitoringOutputs": [{"S3Output": {
+                "S3Uri": f"s3://{bucket}/reports", "LocalPath": "/opt/ml/processing/output"}}]},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 600}}
+
+
+ANALYZER = {"ImageUri": "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"}
+
+
+def monitored_schedule(server, prefix: str, app: dict = ANALYZER, schedule_config: dict | None = None) -> \
+        tuple[str, str, str]:
+    """A bucket, an endpoint record capturing into it and a data quality schedule on that endpoint whose
+    monitoring image is `app`: (bucket, endpoint, schedule)."""
+    sagemaker = server.client("sagemaker")
+    bucket = unique(prefix)
+    server.client("s3").create_bucket(Bucket=bucket)
+    endpoint = monitored_endpoint(sagemaker, f"s3://{bucket}/capture")
+    job_definition = unique(f"{prefix}-dq")
+    sagemaker.create_data_quality_job_definition(**data_quality_definition(job_definition, endpoint, bucket, app))
+    schedule = unique(f"{prefix}-schedule")
+    sagemaker.create_monitoring_schedule(MonitoringScheduleName=schedule, MonitoringScheduleConfig={
+        "MonitoringJobDefinitionName": job_definition, "MonitoringType": "DataQuality",
+        **({"ScheduleConfig": schedule_config} if schedule_config else {})})
+    return bucket, endpoint, schedule
+
+
+def run_schedule(server, name: str) -> dict:
+    answer = requests.post(f"{server.endpoint}/_emulator/monitoring-schedules/{name}/run", json={}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def schedule_status(sagemaker, name: str) -> str:
+    return sagemaker.describe_monitoring_schedule(MonitoringScheduleName=name)["MonitoringScheduleStatus"]
+
+
+def remove_monitoring(sagemaker, endpoint: str, schedule: str) -> None:
+    """The shared emulator's other tests expect no endpoints: delete the schedule, then the endpoint."""
+    wait_until(lambda: schedule_status(sagemaker, schedule) != "Pending", timeout=60)
+    sagemaker.delete_monitoring_schedule(MonitoringScheduleName=schedule)
+    sagemaker.delete_endpoint(EndpointName=endpoint)
+    sagemaker.get_waiter("endpoint_deleted").wait(EndpointName=endpoint, WaiterConfig={"Delay": 0.5, "MaxAttempts": 120})
+
+
+@pytest.fixture(scope="module")
+def monitoring(server):
+    """A schedule on an endpoint with one execution (failed: nothing was captured), an alarm in ALARM on a metric
+    with datapoints, and an EventBridge rule on its state changes."""
+    sagemaker, cloudwatch, events = server.client("sagemaker"), server.client("cloudwatch"), server.client("events")
+    bucket, endpoint, schedule = monitored_schedule(server, "ui-monitor",
+                                                    schedule_config={"ScheduleExpression": "cron(0 * ? * * *)"})
+    run_schedule(server, schedule)
+
+    namespace, metric = unique("UiMonitoring"), "feature_baseline_drift_x"
+    dimensions = [{"Name": "Endpoint", "Value": endpoint}, {"Name": "MonitoringSchedule", "Value": schedule}]
+    now = time.time()
+    cloudwatch.put_metric_data(Namespace=namespace, MetricData=[
+        {"MetricName": metric, "Dimensions": dimensions, "Timestamp": now - minutes * 60, "Value": value}
+        for minutes, value in ((3, 0.1), (2, 0.2), (1, 0.9), (0, 0.9))])
+    alarm = f"{unique('ui-drift')}/{metric} high"   # alarm names may hold slashes and spaces
+    cloudwatch.put_metric_alarm(AlarmName=alarm, Namespace=namespace, MetricName=metric, Dimensions=dimensions,
+                                Statistic="Maximum", Period=60, EvaluationPeriods=1, Threshold=0.5,
+                                ComparisonOperator="GreaterThanThreshold", TreatMissingData="ignore")
+    wait_until(lambda: cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"] == "ALARM",
+               timeout=60)
+    rule = unique("ui-on-drift")
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["aws.cloudwatch"],
+                                                        "detail": {"alarmName": [alarm]}}))
+    target = f"arn:aws:sagemaker:us-east-1:000000000000:pipeline/{unique('retrain')}"
+    events.put_targets(Rule=rule, Targets=[{"Id": "retrain", "Arn": target, "RoleArn": ROLE}])
+    yield {"endpoint": endpoint, "schedule": schedule, "alarm": alarm, "rule": rule, "target": target,
+           "metric": metric, "bucket": bucket}
+    events.remove_targets(Rule=rule, Ids=["retrain"])
+    events.delete_rule(Name=rule)
+    cloudwatch.delete_alarms(AlarmNames=[alarm])
+    remove_monitoring(sagemaker, endpoint, schedule)
+
+
+def test_monitoring_page_lists_schedules_alarms_and_rules(server, monitoring):
+    m = monitoring
+    dom = page(server, "/monitoring")
+    assert dom.find("a", href=f"/_emulator/ui/monitoring/schedules/{m['schedule']}")
+    assert dom.find("a", href=f"/_emulator/ui/endpoints/{m['endpoint']}")
+    assert dom.find("a", href=f"/_emulator/ui/monitoring/alarms/{quote(m['alarm'], safe='')}")
+    assert dom.find("section", id="monitoring-live", hx_get="/_emulator/ui/monitoring/live")
+    html = get(server, "/monitoring/live").text
+    row = html[html.index(f'data-schedule="{m["schedule"]}"'):].split("</tr>")[0]
+    assert "Data quality" in row and "cron(0 * ? * * *)" in row and 'data-status="Failed"' in row
+    assert 'data-status="Pending"' in row or 'data-status="Scheduled"' in row
+    alarm_row = html[html.index(f'data-alarm="{m["alarm"]}"'):].split("</tr>")[0]
+    assert 'data-status="ALARM"' in alarm_row and "Threshold Crossed" in alarm_row
+    assert m["metric"] in alarm_row and f"MonitoringSchedule={m['schedule']}" in alarm_row
+    rule_row = html[html.index(f'data-rule="{m["rule"]}"'):].split("</tr>")[0]
+    assert "aws.cloudwatch" in rule_row and m["target"] in rule_row and 'data-status="ENABLED"' in rule_row
+
+
+def test_schedule_page_shows_its_definition_and_executions(server, monitoring):
+    m = monitoring
+    dom = page(server, f"/monitoring/schedules/{m['schedule']}")
+    text = dom.all_text
+    assert "cron(0 * ? * * *)" in text and "Data quality" in text
+    assert f"s3://{m['bucket']}/baseline/constraints.json" in text
+    assert dom.find("a", href=f"/_emulator/ui/endpoints/{m['endpoint']}")
+    failed = dom.find("tr", data_status="Failed")
+    assert len(failed) == 1
+    assert "Job inputs had no data" in text   # no processing job was started, so none is linked
+    assert not [a for a in dom.find("a") if a.get("href", "").startswith("/_emulator/ui/jobs/processing/")]
+    fragment = Elements(get(server, f"/monitoring/schedules/{m['schedule']}?fragment=1").text)
+    home = page(server, "/")
+    assert home.find("a", href=f"/_emulator/ui/monitoring/schedules/{m['schedule']}")   # its run is recent activity
+    assert home.find("a", data_kind="Monitoring schedules")
+    assert fragment.find("section", id="executions-live") and not fragment.find("header")
+
+
+def test_endpoint_page_links_the_schedules_watching_it(server, monitoring):
+    dom = page(server, f"/endpoints/{monitoring['endpoint']}")
+    assert dom.find("a", href=f"/_emulator/ui/monitoring/schedules/{monitoring['schedule']}")
+
+
+def test_alarm_page_shows_history_and_charts_the_metric_against_the_threshold(server, monitoring):
+    m = monitoring
+    dom = page(server, f"/monitoring/alarms/{quote(m['alarm'], safe='')}")
+    assert dom.find("section", id="alarm-live", data_status="ALARM")
+    history = [a["data-type"] for a in dom.find("tr") if "data-type" in a]
+    assert "StateUpdate" in history and history[-1] == "ConfigurationUpdate"   # newest first: creation is the oldest
+    assert "Threshold Crossed" in dom.all_text
+    assert dom.find("polyline", data_points="4")           # one point per minute with data
+    assert dom.find("line", data_threshold="0.5")
+    assert dom.find("a", href="/_emulator/ui/monitoring")
+    fragment = Elements(get(server, f"/monitoring/alarms/{quote(m['alarm'], safe='')}?fragment=1").text)
+    assert fragment.find("section", id="alarm-live") and not fragment.find("header")
+
+
+@pytest.mark.docker
+def test_an_execution_with_violations_links_its_job_and_tables_its_report(server):
+    """A schedule whose (bring-your-own) monitoring image writes a constraint_violations.json: the execution
+    turns CompletedWithViolations and its page shows the violations read from the report."""
+    sagemaker, s3 = server.client("sagemaker"), server.client("s3")
+    # The image copies its baseline constraints file (the report below, staged like any baseline) to its output.
+    script = ('cp "$baseline_constraints" /opt/ml/processing/output/constraint_violations.json && mkdir -p '
+              "/opt/ml/output && echo 'CompletedWithViolations: 2 violations.' > /opt/ml/output/message")
+    bucket, endpoint, schedule = monitored_schedule(server, "ui-violations", {
+        "ImageUri": ensure_byo_image(), "ContainerEntrypoint": ["sh", "-c", script]})
+    hour = time.strftime("%Y/%m/%d/%H", time.gmtime())
+    s3.put_object(Bucket=bucket, Key=f"capture/{endpoint}/AllTraffic/{hour}/records.jsonl", Body=b"{}\n")
+    report = {"violations": [{"feature_name": "age", "constraint_check_type": "baseline_drift_check",
+                              "description": "Baseline drift distance 0.4 exceeds threshold 0.1"},
+                             {"feature_name": "income", "constraint_check_type": "data_type_check",
+                              "description": "Data type of income is Fractional in 20% of rows"}]}
+    s3.put_object(Bucket=bucket, Key="baseline/constraints.json", Body=json.dumps(report).encode())
+    try:
+        job = run_schedule(server, schedule)["ProcessingJobArn"].rsplit("/", 1)[-1]
+        wait_until(lambda: sagemaker.list_monitoring_executions(MonitoringScheduleName=schedule)[
+            "MonitoringExecutionSummaries"][0]["MonitoringExecutionStatus"] == "CompletedWithViolations", timeout=300)
+        dom = page(server, f"/monitoring/schedules/{schedule}")
+        assert dom.find("tr", data_status="CompletedWithViolations")
+        assert dom.find("a", href=f"/_emulator/ui/jobs/processing/{job}")
+        assert dom.find("table", data_violations="2")
+        assert [a["data-feature"] for a in dom.find("tr") if "data-feature" in a] == ["age", "income"]
+        assert "Baseline drift distance 0.4 exceeds threshold 0.1" in dom.all_text
+        page(server, f"/jobs/processing/{job}")
+    finally:
+        remove_monitoring(sagemaker, endpoint, schedule)

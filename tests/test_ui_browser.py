@@ -1,6 +1,7 @@
 """The web console in a real browser: Debian's chromium driven by Playwright (never `playwright
 install`, which downloads a browser). Few, deep tests: a running pipeline turns green in front of
-us, a step's log, a training job's metric chart, two runs compared, a model version approved.
+us, a step's log, a training job's metric chart, two runs compared, a model version approved, the
+monitoring page followed to a schedule and an alarm.
 Each page is screenshotted under the test's tmp dir; assertions read the DOM, not pixels."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pytest
 
 from tests.jobhelpers import ROLE, ensure_byo_image, unique
 from tests.pipelinehelpers import definition, processing_step, training_step
+from tests.test_ui import monitored_schedule, remove_monitoring, run_schedule
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -177,3 +179,33 @@ def test_approve_a_model_version_and_see_it_through_boto3(server, page, tmp_path
     described = sagemaker.describe_model_package(ModelPackageName=arn)
     assert described["ModelApprovalStatus"] == "Approved"
     assert described["ApprovalDescription"] == "metrics look good"
+
+
+def test_follow_the_monitoring_page_to_a_schedule_and_an_alarm(server, page, tmp_path):
+    sagemaker, cloudwatch = server.client("sagemaker"), server.client("cloudwatch")
+    _, endpoint, schedule = monitored_schedule(server, "ui-browser-monitor")
+    alarm, namespace = unique("ui-browser-alarm"), unique("UiBrowser")
+    cloudwatch.put_metric_data(Namespace=namespace, MetricData=[
+        {"MetricName": "drift", "Timestamp": time.time() - minutes * 60, "Value": value}
+        for minutes, value in ((4, 0.1), (3, 0.3), (2, 0.2), (1, 0.7))])
+    cloudwatch.put_metric_alarm(AlarmName=alarm, Namespace=namespace, MetricName="drift",
+                                Statistic="Maximum", Period=60, EvaluationPeriods=1, Threshold=0.5,
+                                ComparisonOperator="GreaterThanThreshold")
+    try:
+        run_schedule(server, schedule)
+        page.goto(ui(server, "monitoring"))
+        page.wait_for_selector(f'tr[data-schedule="{schedule}"] .last-execution .status[data-status="Failed"]')
+        shot(page, tmp_path, "monitoring")
+        page.click(f'a[href$="/monitoring/schedules/{schedule}"]')
+        page.wait_for_selector('#executions tr[data-status="Failed"]')
+        assert "Job inputs had no data" in page.text_content("#executions")
+        shot(page, tmp_path, "schedule")
+        page.go_back()
+        page.click(f'a[href$="/monitoring/alarms/{alarm}"]')
+        page.wait_for_selector('#alarm-history tr[data-type="ConfigurationUpdate"]')
+        assert page.get_attribute("svg.chart polyline", "data-points") == "4"
+        assert page.get_attribute("svg.chart line.threshold", "data-threshold") == "0.5"
+        shot(page, tmp_path, "alarm")
+    finally:
+        cloudwatch.delete_alarms(AlarmNames=[alarm])
+        remove_monitoring(sagemaker, endpoint, schedule)

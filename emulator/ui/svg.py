@@ -108,10 +108,11 @@ def _label(value: float) -> str:
 
 
 def line_chart(series: Sequence[Series], *, title: str, x_label: str, width: int = 560, height: int = 240,
-               marks: int = 400, highlight: int | None = None) -> Markup:
+               marks: int = 400, highlight: int | None = None, threshold: float | None = None) -> Markup:
     """Overlaid lines, one per series, with every point in the polyline (`data-points` counts them);
     points are also drawn as dots while a series has at most `marks` of them. `highlight` rings one
-    point (index into the first series), e.g. the best trial."""
+    point (index into the first series), e.g. the best trial; `threshold` draws a dashed horizontal line
+    (an alarm's threshold), kept inside the plotted range."""
     left, right, top, bottom = 64, 16, 28, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     xs = [x for s in series for x, _ in s.points]
@@ -123,7 +124,8 @@ def line_chart(series: Sequence[Series], *, title: str, x_label: str, width: int
         parts.append(f'<text class="empty" x="{left}" y="{top + plot_h / 2}">no points yet</text></svg>')
         return Markup("".join(parts))
     x0, x1 = min(xs), max(xs)
-    y0, y1 = min(ys), max(ys)
+    levels = ys + ([threshold] if threshold is not None else [])
+    y0, y1 = min(levels), max(levels)
     if x0 == x1:
         x0, x1 = x0 - 1, x1 + 1
     if y0 == y1:
@@ -157,6 +159,10 @@ def line_chart(series: Sequence[Series], *, title: str, x_label: str, width: int
                 parts.append(f'<circle class="dot" cx="{px(x):.1f}" cy="{py(y):.1f}" r="2.5">'
                              f'<title>{escape(s.name)}: {_label(y)} at {_label(x)}</title></circle>')
         parts.append("</g>")
+    if threshold is not None:
+        parts.append(f'<line class="threshold" data-threshold="{_label(threshold)}" x1="{left}" x2="{left + plot_w}" '
+                     f'y1="{py(threshold):.1f}" y2="{py(threshold):.1f}"><title>threshold {_label(threshold)}</title>'
+                     '</line>')
     if highlight is not None and series and 0 <= highlight < len(series[0].points):
         x, y = series[0].points[highlight]
         parts.append(f'<circle class="best" cx="{px(x):.1f}" cy="{py(y):.1f}" r="6"/>')

@@ -98,6 +98,13 @@ def put_metric_alarm(services, region: str, req: dict[str, Any], *, now: float |
     else:  # "the update completely overwrites the previous configuration"; the state stays
         body.update({k: existing[k] for k in ("StateValue", "StateReason", "StateReasonData", "StateUpdatedTimestamp",
                                               "StateTransitionedTimestamp") if k in existing})
+    # History first: the record's write wakes the alarm controller, whose first StateUpdate must come
+    # after the ConfigurationUpdate that created the alarm.
+    kind = "Create" if existing is None else "Update"
+    data = {"version": "1.0", "type": kind, f"{kind.lower()}dAlarm": _history_config(body)}
+    if existing is not None:
+        data["originalAlarm"] = _history_config(existing)
+    add_history(services, name, "ConfigurationUpdate", f'Alarm "{name}" {kind.lower()}d', data, now)
     services.records.put(KIND, name, arn, body)
     metric = watched_metric(body)[0]
     with services.db.transaction() as conn:
@@ -105,11 +112,6 @@ def put_metric_alarm(services, region: str, req: dict[str, Any], *, now: float |
                      (name, metric.namespace, metric.name, metric.dims))
     if req.get("Tags"):
         services.records.add_tags(arn, req["Tags"])
-    kind = "Create" if existing is None else "Update"
-    data = {"version": "1.0", "type": kind, f"{kind.lower()}dAlarm": _history_config(body)}
-    if existing is not None:
-        data["originalAlarm"] = _history_config(existing)
-    add_history(services, name, "ConfigurationUpdate", f'Alarm "{name}" {kind.lower()}d', data, now)
     return body
 
 

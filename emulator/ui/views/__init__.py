@@ -1,3 +1,3 @@
 """The console's pages, one module per resource family; importing this package registers them."""
 
-from emulator.ui.views import endpoints, experiments, home, jobs, pipelines, registry, s3  # noqa: F401
+from emulator.ui.views import endpoints, experiments, home, jobs, monitoring, pipelines, registry, s3  # noqa: F401

@@ -10,6 +10,7 @@ from typing import Any
 
 from emulator.core import browse, invocation_stats
 from emulator.core.endpoints import ENDPOINT
+from emulator.core.monitoring import executions, schedules
 from emulator.ui import svg
 from emulator.ui.pages import Ctx, Html, NotFound, page, url
 
@@ -48,7 +49,16 @@ def endpoint_detail(ctx: Ctx, name: str) -> Html:
     context = {"section": "endpoints", "endpoint": record, **live_context(ctx, record)}
     context["log"] = ctx.services.logs.prefix_events(f"/aws/sagemaker/Endpoints/{record['EndpointName']}", "",
                                                      limit=LOG_LINES, newest=True)
+    context["schedules"] = watching(ctx, record["EndpointName"])
     return Html("endpoint.html", context)
+
+
+def watching(ctx: Ctx, endpoint: str) -> list[dict[str, Any]]:
+    """The monitoring schedules of the endpoint, each with its last execution."""
+    listing = browse.page(ctx.services, schedules.KIND, ["MonitoringScheduleName", "MonitoringType",
+                                                         "MonitoringScheduleStatus"],
+                          equals={"EndpointName": endpoint}, limit=PAGE_SIZE)
+    return [{**row, "last": executions.latest(ctx.services, row["name"])} for row in listing.rows]
 
 
 @page("/endpoints/{name}/live")

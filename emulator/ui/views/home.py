@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from emulator.core import browse
+from emulator.core.cloudwatch import alarms
 from emulator.core.endpoints import ENDPOINT
+from emulator.core.monitoring import executions as monitoring_executions
+from emulator.core.monitoring import schedules
 from emulator.ui.pages import Ctx, Html, page, url
 from emulator.ui.views.jobs import JOB_TYPES
 
@@ -12,7 +15,9 @@ RECENT = 10
 COUNTED = [("Pipeline", "Pipelines", url("pipelines")), ("PipelineExecution", "Pipeline executions", url("pipelines")),
            *[(t.kind, f"{t.label} jobs", url("jobs", t.slug)) for t in JOB_TYPES.values()],
            ("Experiment", "Experiments", url("experiments")), ("TrialComponent", "Runs (trial components)", url("experiments")),
-           ("ModelPackageGroup", "Model package groups", url("models")), (ENDPOINT, "Endpoints", url("endpoints"))]
+           ("ModelPackageGroup", "Model package groups", url("models")), (ENDPOINT, "Endpoints", url("endpoints")),
+           (schedules.KIND, "Monitoring schedules", url("monitoring")),
+           (alarms.KIND, "CloudWatch alarms", url("monitoring"))]
 
 
 @page("/", nav="Home", order=0)
@@ -34,6 +39,11 @@ def home(ctx: Ctx) -> Html:
     endpoints = browse.page(ctx.services, ENDPOINT, ["EndpointStatus"], limit=RECENT)
     activity += [{"created": r["created"], "what": "Endpoint", "name": r["name"], "status": r["EndpointStatus"],
                   "href": url("endpoints", r["name"])} for r in endpoints.rows]
+    runs = browse.page(ctx.services, monitoring_executions.KIND, ["MonitoringScheduleName", "MonitoringExecutionStatus"],
+                       limit=RECENT)
+    activity += [{"created": r["created"], "what": "Monitoring execution", "name": r["MonitoringScheduleName"],
+                  "status": r["MonitoringExecutionStatus"], "href": url("monitoring", "schedules", r["MonitoringScheduleName"])}
+                 for r in runs.rows]
     activity.sort(key=lambda a: a["created"], reverse=True)
     return Html("home.html", {"section": "", "counts": [(label, counts.get(kind, 0), href)
                                                        for kind, label, href in COUNTED],
