@@ -21,6 +21,9 @@ import yaml
 
 from tests.jobhelpers import free_port
 
+# The action's steps install a package and start an emulator of their own: not part of the unit subset.
+pytestmark = pytest.mark.emulator
+
 ROOT = Path(__file__).resolve().parents[1]
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
 # What a runner has system-wide: this machine's certificate settings (pip and curl need them), nothing else.
