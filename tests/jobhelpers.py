@@ -1,5 +1,6 @@
 """Shared helpers for job tests: a bring-your-own image, request builders, waiting for jobs,
-reading their artifacts, and barriers a job script can wait on."""
+reading their artifacts, and barriers a job script can wait on; unique names and the AWS error a
+call answers, for any test."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import io
 import socket
 import tarfile
 import uuid
+
+import pytest
+from botocore.exceptions import ClientError
 
 from emulator.testing.waiting import wait_for_status, wait_until
 
@@ -34,6 +38,15 @@ def free_port() -> int:
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def error_of(call, **kwargs) -> dict:
+    """The AWS error `call(**kwargs)` answers, its HTTP status under "status": a client's mistake, never 5xx."""
+    with pytest.raises(ClientError) as info:
+        call(**kwargs)
+    response = info.value.response
+    assert response["ResponseMetadata"]["HTTPStatusCode"] < 500
+    return response["Error"] | {"status": response["ResponseMetadata"]["HTTPStatusCode"]}
 
 
 def shell_training_job(name: str, script: str, bucket: str, *, count: int = 1, image: str = BYO_IMAGE,

@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
 import requests
-from botocore.exceptions import ClientError
 
 from emulator.testing.waiting import wait_until
 from tests.cloudwatchhelpers import cloudwatch_client
+from tests.jobhelpers import error_of, unique
 from tests.signing import signed
 
 PROTOCOLS = ["default", "smithy-rpc-v2-cbor", "json", "query"]
@@ -31,20 +30,8 @@ def cw(request, server, model_dir):
     return cloudwatch_client(server, request.param, model_dir)
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def error_of(call, **kwargs) -> dict:
-    with pytest.raises(ClientError) as info:
-        call(**kwargs)
-    response = info.value.response
-    assert response["ResponseMetadata"]["HTTPStatusCode"] < 500
-    return response["Error"] | {"status": response["ResponseMetadata"]["HTTPStatusCode"]}
 
 
 def test_metrics_round_trip_in_every_protocol(cw):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,11 +12,8 @@ import requests
 from botocore.exceptions import ClientError
 
 from emulator.testing.waiting import wait_until
+from tests.jobhelpers import unique
 from tests.pipelinehelpers import ROLE, definition, wait_execution
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import json
 
 import pytest
 import requests
-from botocore.exceptions import ClientError
 
+from tests.jobhelpers import error_of
 from tests.signing import signed
 
 JOB = dict(
@@ -17,14 +17,6 @@ JOB = dict(
     ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
     StoppingCondition={"MaxRuntimeInSeconds": 60},
 )
-
-
-def error_of(call, **kwargs) -> dict:
-    with pytest.raises(ClientError) as info:
-        call(**kwargs)
-    response = info.value.response
-    assert response["ResponseMetadata"]["HTTPStatusCode"] < 500
-    return response["Error"] | {"status": response["ResponseMetadata"]["HTTPStatusCode"]}
 
 
 def test_pattern_violation_is_reported_in_aws_wording(sagemaker):
